@@ -1,0 +1,323 @@
+"""Typed, frozen configuration loaded from TOML files and ``section.key=value`` overrides.
+
+Defaults follow gensim's skip-gram defaults where the idea is the same. ``conf/default.toml``
+spells every default out; a test checks that it matches the dataclasses below.
+Unknown sections or keys, wrong types and out-of-range values raise :class:`ConfigError`
+with a message naming what is valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import tomllib
+
+from w2v_spark.errors import ConfigError
+
+INPUT_FORMATS = ("text",)
+MERGE_MODES = ("average", "sum")
+
+
+def _check(condition: bool, section: str, key: str, message: str, value: object) -> None:
+    if not condition:
+        raise ConfigError(f"[{section}] {key} = {value!r} is invalid: {message}")
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How the corpus is read."""
+
+    format: str = "text"
+
+    def __post_init__(self) -> None:
+        _check(
+            self.format in INPUT_FORMATS, "input", "format",
+            f"must be one of {', '.join(INPUT_FORMATS)}", self.format,
+        )
+
+
+@dataclass(frozen=True)
+class TokenizeConfig:
+    """How lines become tokens and sentences.
+
+    ``token_pattern`` is a Python regular expression; every match is a token.
+    Lines longer than ``max_sentence_length`` tokens are cut into chunks of that length.
+    """
+
+    lowercase: bool = True
+    token_pattern: str = r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*|\d+"
+    max_sentence_length: int = 10_000
+
+    def __post_init__(self) -> None:
+        try:
+            compiled = re.compile(self.token_pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"[tokenize] token_pattern = {self.token_pattern!r} is not a valid regular "
+                f"expression: {exc}"
+            ) from None
+        _check(
+            compiled.search("") is None, "tokenize", "token_pattern",
+            "must not match the empty string", self.token_pattern,
+        )
+        _check(
+            self.max_sentence_length >= 2, "tokenize", "max_sentence_length",
+            "must be at least 2", self.max_sentence_length,
+        )
+
+
+@dataclass(frozen=True)
+class VocabConfig:
+    """Which words get vectors: at least ``min_count`` occurrences, the
+    ``max_vocab_size`` most frequent of those (0 means no limit)."""
+
+    min_count: int = 5
+    max_vocab_size: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.min_count >= 1, "vocab", "min_count", "must be >= 1", self.min_count)
+        _check(
+            self.max_vocab_size >= 0, "vocab", "max_vocab_size",
+            "must be >= 0 (0 = no limit)", self.max_vocab_size,
+        )
+
+
+@dataclass(frozen=True)
+class PairsConfig:
+    """Skip-gram pair generation: maximum window half-width and subsampling threshold."""
+
+    window: int = 5
+    sample: float = 1e-3
+
+    def __post_init__(self) -> None:
+        _check(self.window >= 1, "pairs", "window", "must be >= 1", self.window)
+        _check(
+            0.0 <= self.sample < 1.0, "pairs", "sample",
+            "must be in [0, 1) (0 disables subsampling)", self.sample,
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """SGNS training.
+
+    The pairs of every epoch are split into ``num_partitions`` slices for each of
+    ``syncs_per_epoch`` rounds; after every round the partitions' models are merged
+    (``merge``: ``sum`` of the changes or ``average`` of the touched rows).
+    """
+
+    vector_size: int = 100
+    negative: int = 5
+    ns_exponent: float = 0.75
+    alpha: float = 0.025
+    min_alpha: float = 0.0001
+    epochs: int = 5
+    seed: int = 1
+    num_partitions: int = 2
+    syncs_per_epoch: int = 4
+    batch_size: int = 1024
+    merge: str = "average"
+    keep_checkpoints: int = 2
+
+    def __post_init__(self) -> None:
+        _check(self.vector_size >= 1, "train", "vector_size", "must be >= 1", self.vector_size)
+        _check(self.negative >= 1, "train", "negative", "must be >= 1", self.negative)
+        _check(
+            -2.0 <= self.ns_exponent <= 2.0, "train", "ns_exponent",
+            "must be in [-2, 2]", self.ns_exponent,
+        )
+        _check(self.alpha > 0, "train", "alpha", "must be > 0", self.alpha)
+        _check(
+            0 <= self.min_alpha <= self.alpha, "train", "min_alpha",
+            f"must be in [0, alpha={self.alpha}]", self.min_alpha,
+        )
+        _check(self.epochs >= 1, "train", "epochs", "must be >= 1", self.epochs)
+        _check(self.seed >= 0, "train", "seed", "must be >= 0", self.seed)
+        _check(
+            self.num_partitions >= 1, "train", "num_partitions", "must be >= 1",
+            self.num_partitions,
+        )
+        _check(
+            self.syncs_per_epoch >= 1, "train", "syncs_per_epoch", "must be >= 1",
+            self.syncs_per_epoch,
+        )
+        _check(self.batch_size >= 1, "train", "batch_size", "must be >= 1", self.batch_size)
+        _check(
+            self.merge in MERGE_MODES, "train", "merge",
+            f"must be one of {', '.join(MERGE_MODES)}", self.merge,
+        )
+        _check(
+            self.keep_checkpoints >= 0, "train", "keep_checkpoints",
+            "must be >= 0 (0 keeps every round)", self.keep_checkpoints,
+        )
+
+    @property
+    def num_shards(self) -> int:
+        """Slices of one epoch's pairs: one per partition per sync round."""
+        return self.num_partitions * self.syncs_per_epoch
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """The Spark session. An empty ``master`` means: the one spark-submit gives, else
+    ``local[*]``. ``conf`` holds any further ``spark.*`` settings."""
+
+    master: str = ""
+    app_name: str = "w2v_spark"
+    driver_memory: str = "4g"
+    conf: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [k for k in self.conf if not k.startswith("spark.")]
+        _check(not bad, "spark", "conf", f"keys must start with 'spark.', got {bad}", bad)
+        _check(
+            re.fullmatch(r"\d+[kmgt]?", self.driver_memory.lower()) is not None,
+            "spark", "driver_memory", "must look like '4g' or '512m'", self.driver_memory,
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, one frozen dataclass per TOML section."""
+
+    input: InputConfig = field(default_factory=InputConfig)
+    tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
+    vocab: VocabConfig = field(default_factory=VocabConfig)
+    pairs: PairsConfig = field(default_factory=PairsConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    spark: SparkConfig = field(default_factory=SparkConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain nested dict (section -> key -> value), as in the TOML files."""
+        out = dataclasses.asdict(self)
+        out["spark"]["conf"] = dict(self.spark.conf)
+        return out
+
+
+_SECTION_TYPES: dict[str, type] = get_type_hints(Config)
+
+
+def _coerce(section: str, key: str, value: Any, expected: Any) -> Any:
+    """Check a TOML value against a field's declared type, allowing int for float."""
+    expected_name = getattr(expected, "__name__", str(expected))
+    if expected is bool:
+        ok = isinstance(value, bool)
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif expected is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif expected is str:
+        ok = isinstance(value, str)
+    else:  # Mapping[str, str]
+        expected_name = "table of strings"
+        ok = isinstance(value, Mapping) and all(
+            isinstance(k, str) and isinstance(v, str | int | float | bool)
+            for k, v in value.items()
+        )
+        if ok:
+            value = {
+                k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()
+            }
+    if not ok:
+        raise ConfigError(
+            f"[{section}] {key} = {value!r} has the wrong type: expected {expected_name}, "
+            f"got {type(value).__name__}"
+        )
+    return value
+
+
+def _build_section(section: str, values: Mapping[str, Any]) -> Any:
+    cls = _SECTION_TYPES[section]
+    hints = get_type_hints(cls)
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(unknown)} in [{section}]; valid keys: {', '.join(valid)}"
+        )
+    kwargs = {k: _coerce(section, k, v, hints[k]) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> Config:
+    """Build a :class:`Config` from a nested mapping, validating every key and value."""
+    unknown = sorted(set(data) - set(_SECTION_TYPES))
+    if unknown:
+        raise ConfigError(
+            f"unknown section(s) {', '.join(unknown)}; valid sections: "
+            f"{', '.join(_SECTION_TYPES)}"
+        )
+    sections = {}
+    for name, values in data.items():
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"[{name}] must be a table of key = value settings")
+        sections[name] = _build_section(name, values)
+    return Config(**sections)
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in base.items()}
+    for section, values in extra.items():
+        if isinstance(values, Mapping) and isinstance(out.get(section), dict):
+            merged = out[section]
+            for key, value in values.items():
+                if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+                    merged[key] = {**merged[key], **value}
+                else:
+                    merged[key] = value
+        else:
+            out[section] = values
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """Parse ``section.key=value`` into ``{section: {key: value}}``.
+
+    The value is read as a TOML value (``5``, ``1e-3``, ``true``, ``"text"``); anything that is
+    not valid TOML is taken as a plain string, so ``spark.master=local[2]`` works unquoted.
+    ``spark.conf.spark.x.y=v`` sets one entry of the ``[spark.conf]`` table.
+    """
+    key, sep, raw = text.partition("=")
+    parts = key.strip().split(".")
+    if not sep or len(parts) < 2 or not all(parts):
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    try:
+        value: Any = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    section, name = parts[0], parts[1]
+    if section == "spark" and name == "conf" and len(parts) > 2:
+        return {"spark": {"conf": {".".join(parts[2:]): str(value)}}}
+    if len(parts) != 2:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    return {section: {name: value}}
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read one TOML config file, with a clear error when it is missing or malformed."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist")
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
+
+
+def load_config(
+    paths: Iterable[str | Path] = (), overrides: Iterable[str] = ()
+) -> Config:
+    """Defaults, then each TOML file in order, then each ``section.key=value`` override."""
+    data: dict[str, Any] = {}
+    for path in paths:
+        data = _merge(data, read_toml(path))
+    for text in overrides:
+        data = _merge(data, parse_override(text))
+    return config_from_dict(data)

@@ -1,0 +1,81 @@
+"""Training one slice of pairs on a local copy of the model: the body of a Spark task."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from w2v_spark.core.sampling import NegativeSampler
+from w2v_spark.core.sgns import sgns_step
+
+
+@dataclass(frozen=True)
+class LearningRate:
+    """Linear decay from ``alpha`` to ``min_alpha`` over ``total_pairs`` of global progress."""
+
+    alpha: float
+    min_alpha: float
+    total_pairs: int
+
+    def at(self, done_pairs: float) -> float:
+        """Learning rate after ``done_pairs`` pairs of the whole run have been trained."""
+        progress = min(max(done_pairs / max(self.total_pairs, 1), 0.0), 1.0)
+        return self.alpha - (self.alpha - self.min_alpha) * progress
+
+
+@dataclass
+class SliceTrainer:
+    """Trains a local copy of the model on a stream of pair batches, minibatch by minibatch.
+
+    The learning rate of a minibatch is the global schedule at the estimated global position
+    of that minibatch: ``progress_start`` pairs were done before this round, the round trains
+    ``round_pairs`` pairs over all partitions, and this slice holds ``slice_pairs`` of them, so a
+    pair ``t`` of this slice stands at ``progress_start + t * round_pairs / slice_pairs``.
+
+    Attributes:
+        w_in, w_out: (V, d) float32 local parameters, updated in place.
+        touched_in, touched_out: (V,) bool, rows this slice changed.
+    """
+
+    w_in: np.ndarray
+    w_out: np.ndarray
+    sampler: NegativeSampler
+    rng: np.random.Generator
+    schedule: LearningRate
+    negative: int
+    batch_size: int
+    progress_start: float
+    progress_scale: float
+    pairs_done: int = 0
+    loss_sum: float = 0.0
+    last_lr: float = 0.0
+    touched_in: np.ndarray = field(init=False)
+    touched_out: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        size = self.w_in.shape[0]
+        self.touched_in = np.zeros(size, dtype=bool)
+        self.touched_out = np.zeros(size, dtype=bool)
+        self.last_lr = self.schedule.at(self.progress_start)
+
+    def train(self, centers: np.ndarray, contexts: np.ndarray) -> None:
+        """Train on (m,) centers and contexts, in order, in minibatches of ``batch_size``."""
+        for start in range(0, centers.shape[0], self.batch_size):
+            c = centers[start : start + self.batch_size]
+            o = contexts[start : start + self.batch_size]
+            negatives = self.sampler.sample(self.rng, (c.shape[0], self.negative))
+            position = self.progress_start + self.pairs_done * self.progress_scale
+            lr = self.schedule.at(position)
+            self.loss_sum += sgns_step(self.w_in, self.w_out, c, o, negatives, lr)
+            self.touched_in[c] = True
+            self.touched_out[o] = True
+            self.touched_out[negatives] = True
+            self.pairs_done += c.shape[0]
+            self.last_lr = lr
+
+    def train_all(self, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Train on every (centers, contexts) batch of an iterable, in order."""
+        for centers, contexts in batches:
+            self.train(centers, contexts)

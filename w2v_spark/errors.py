@@ -1,0 +1,50 @@
+"""Exception types raised for errors a user can cause."""
+
+from __future__ import annotations
+
+
+class W2VError(Exception):
+    """Base class of every error the package raises on purpose."""
+
+
+class WordNotInVocabularyError(W2VError, KeyError):
+    """A queried word is not in the vocabulary."""
+
+    def __init__(self, word: str) -> None:
+        super().__init__(word)
+        self.word = word
+
+    def __str__(self) -> str:
+        return f"word {self.word!r} is not in the vocabulary"
+
+
+class ConfigError(W2VError, ValueError):
+    """A configuration file or ``--set`` override is invalid."""
+
+
+class InputError(W2VError):
+    """The input is missing, unreadable or of the wrong shape."""
+
+
+class EmptyCorpusError(InputError):
+    """The input holds no tokens at all."""
+
+
+class EmptyVocabularyError(InputError):
+    """No word is left after ``min_count`` and ``max_vocab_size``."""
+
+
+class SchemaError(InputError):
+    """A table does not have the columns or types a stage needs."""
+
+
+class OutputError(W2VError):
+    """The output location is not usable (exists already, overlaps the input, ...)."""
+
+
+class IncompleteTableError(W2VError):
+    """A table exists but was not written completely (no ``_SUCCESS`` marker)."""
+
+
+class JavaNotFoundError(W2VError):
+    """Spark needs a Java runtime and none was found."""
