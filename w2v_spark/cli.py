@@ -1,0 +1,141 @@
+"""The ``w2v-spark`` command line: the whole pipeline, one stage, or the built-in demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from w2v_spark.config import Config, load_config
+from w2v_spark.errors import W2VError
+
+STAGE_COMMANDS = ("tokenize", "vocab", "pairs", "train", "export")
+
+_EPILOG = """examples:
+  w2v-spark run --input corpus.txt --output out/ --config conf/local.toml
+  w2v-spark run --input 'hdfs:///data/text/*.gz' --output hdfs:///models/w2v \\
+      --config conf/cluster.toml --set train.vector_size=300 --set train.epochs=3
+  w2v-spark vocab --output out/ --set vocab.min_count=10 --overwrite
+  w2v-spark demo --output .demo
+"""
+
+
+def _add_common(p: argparse.ArgumentParser, *, needs_input: bool, output_default: str | None
+                ) -> None:
+    if needs_input:
+        p.add_argument("--input", required=True,
+                       help="text file(s) of lines: a path, directory or glob Spark can read")
+    p.add_argument("--output", required=output_default is None, default=output_default,
+                   help="directory for the run's tables")
+    p.add_argument("--config", action="append", default=[], metavar="FILE",
+                   help="TOML config file; repeat to layer several")
+    p.add_argument("--set", action="append", default=[], dest="overrides",
+                   metavar="SECTION.KEY=VALUE", help="override one config value")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing tables (never touches the input)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="w2v-spark",
+        description="word2vec (skip-gram with negative sampling) on Apache Spark.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="all stages: corpus to embeddings",
+                         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_common(run, needs_input=True, output_default=None)
+    for stage in STAGE_COMMANDS:
+        sp = sub.add_parser(stage, help=f"only the {stage} stage, from the previous stage's tables")
+        _add_common(sp, needs_input=stage == "tokenize", output_default=None)
+    demo = sub.add_parser(
+        "demo", help="generate the built-in synthetic corpus, train on it, show neighbours"
+    )
+    _add_common(demo, needs_input=False, output_default=".demo")
+    demo.add_argument("--sentences", type=int, default=20_000,
+                      help="sentences of synthetic corpus to generate (default 20000)")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config, args.overrides)
+
+
+def _run_stage(command: str, args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
+    from w2v_spark import pipeline
+    from w2v_spark.session import build_session
+
+    spark = build_session(cfg.spark)
+    if command == "run":
+        return pipeline.run_pipeline(spark, cfg, args.input, args.output, args.overwrite)
+    if command == "tokenize":
+        return pipeline.tokenize_stage(spark, cfg, args.input, args.output, args.overwrite)
+    stage = {
+        "vocab": pipeline.vocab_stage,
+        "pairs": pipeline.pairs_stage,
+        "train": pipeline.train_stage,
+        "export": pipeline.export_stage,
+    }[command]
+    return stage(spark, cfg, args.output, args.overwrite)
+
+
+def _demo(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
+    from w2v_spark import pipeline
+    from w2v_spark.session import build_session
+    from w2v_spark.synthetic import planted_structure, write_corpus
+
+    output = Path(args.output).resolve()
+    corpus = output.parent / (output.name + "-corpus") / "corpus.txt"
+    tokens = write_corpus(corpus, num_sentences=args.sentences, seed=cfg.train.seed)
+    print(f"generated the synthetic corpus: {tokens:,} tokens in {corpus}")
+    spark = build_session(cfg.spark)
+    started = time.perf_counter()
+    report = pipeline.run_pipeline(spark, cfg, str(corpus), str(output), args.overwrite)
+    seconds = time.perf_counter() - started
+    emb = pipeline.read_embeddings(spark, str(output))
+    structure = planted_structure()
+    print(f"\ntrained {len(emb):,} word vectors in {seconds:.1f} s\n")
+    for word in ("dog", "red", "paris", "king"):
+        if word in emb:
+            near = ", ".join(f"{w} {s:.2f}" for w, s in emb.most_similar(word, topn=6))
+            print(f"nearest to {word!r}: {near}")
+    for a, b, c in (("france", "paris", "germany"), ("man", "king", "woman")):
+        if all(w in emb for w in (a, b, c)):
+            (answer, score), = emb.most_similar(positive=[b, c], negative=[a], topn=1)
+            print(f"{a} is to {b} as {c} is to ?  ->  {answer} ({score:.2f})")
+    solved = sum(
+        1 for a1, b1, a2, b2 in structure.analogies()
+        if all(w in emb for w in (a1, b1, a2))
+        and emb.most_similar(positive=[b1, a2], negative=[a1], topn=1)[0][0] == b2
+    )
+    print(f"planted analogies solved: {solved}/{len(structure.analogies())}")
+    print("\ntables written under", output)
+    for name in ("tokens", "vocab", "pairs", "model", "embeddings", "metrics", "run.json"):
+        print(f"  {output / name}")
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``w2v-spark``; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = _config(args)
+        if args.command == "demo":
+            _demo(args, cfg)
+        else:
+            report = _run_stage(args.command, args, cfg)
+            print(json.dumps(report, indent=2, default=str))
+    except W2VError as exc:
+        print(f"w2v-spark: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,407 @@
+"""The only module that knows paths: read a stage's input tables, call the stage, write its
+table. Every table is published by Spark's committer, which writes ``_SUCCESS`` last; every
+reader here refuses a table without it.
+
+Layout under the output directory::
+
+    tokens/  vocab/  pairs/epoch=E/shard=S/  model/round=NNNNN/  embeddings/  metrics/  run.json
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from functools import reduce
+from typing import Any
+
+import numpy as np
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from w2v_spark import storage
+from w2v_spark.config import Config
+from w2v_spark.errors import EmptyCorpusError, InputError, OutputError, SchemaError
+from w2v_spark.export import embeddings_table
+from w2v_spark.pairs import Vocabulary, generate_pairs
+from w2v_spark.schemas import (
+    EMBEDDINGS,
+    METRICS,
+    METRICS_SCHEMA,
+    MODEL,
+    PAIRS,
+    PAIRS_SCHEMA,
+    SUCCESS_MARKER,
+    TOKENS,
+    VOCAB,
+)
+from w2v_spark.similarity import Embeddings
+from w2v_spark.tokenize import corpus_stats, tokenize_lines
+from w2v_spark.train import Model, RoundInfo, RoundResult, model_frame, model_from_frame, run_round
+from w2v_spark.vocab import check_vocab, count_vocab
+
+MANIFEST = "run.json"
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a run's tables live."""
+
+    root: str
+
+    def table(self, name: str) -> str:
+        """Path of one table under the root."""
+        return storage.join(self.root, name)
+
+    def pairs_epoch(self, epoch: int) -> str:
+        """Directory of one epoch's pairs."""
+        return storage.join(self.root, PAIRS, f"epoch={epoch}")
+
+    def pairs_shard(self, epoch: int, shard: int) -> str:
+        """Directory of one shard of one epoch's pairs."""
+        return storage.join(self.pairs_epoch(epoch), f"shard={shard}")
+
+    def checkpoint(self, global_round: int) -> str:
+        """Directory of the model after ``global_round`` rounds (0 = the initial model)."""
+        return storage.join(self.root, MODEL, f"round={global_round:05d}")
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _prepare_table(spark: SparkSession, path: str, overwrite: bool) -> None:
+    """Refuse to replace an existing table unless ``overwrite``; then clear the location."""
+    if storage.exists(spark, path):
+        if not overwrite:
+            raise OutputError(
+                f"{path} exists already; pass --overwrite to replace it, or choose another --output"
+            )
+        storage.delete(spark, path)
+
+
+def _write(df: DataFrame, path: str) -> None:
+    df.write.mode("errorifexists").parquet(path)
+
+
+def _read_manifest(spark: SparkSession, paths: RunPaths) -> dict[str, Any]:
+    path = paths.table(MANIFEST)
+    if not storage.exists(spark, path):
+        return {"stages": {}}
+    data: dict[str, Any] = json.loads(storage.read_text(spark, path))
+    data.setdefault("stages", {})
+    return data
+
+
+def _record(spark: SparkSession, paths: RunPaths, cfg: Config, stage: str, facts: dict[str, Any]
+            ) -> None:
+    manifest = _read_manifest(spark, paths)
+    manifest["config"] = cfg.to_dict()
+    manifest["stages"][stage] = facts
+    storage.write_text(spark, paths.table(MANIFEST), json.dumps(manifest, indent=2) + "\n")
+
+
+@contextmanager
+def _sql_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
+    old = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if old is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, old)
+
+
+def check_output(spark: SparkSession, input_path: str | None, output: str, overwrite: bool
+                 ) -> None:
+    """Refuse an output directory that is not empty (unless ``overwrite``) or that would
+    contain, or be contained in, the input."""
+    out_q = storage.qualify(spark, output).rstrip("/")
+    if input_path is not None:
+        in_q = storage.qualify(spark, input_path).rstrip("/")
+        if in_q == out_q or in_q.startswith(out_q + "/") or out_q.startswith(in_q + "/"):
+            raise OutputError(
+                f"the output {output} and the input {input_path} overlap; choose an output "
+                "directory outside the input"
+            )
+    if storage.is_nonempty_dir(spark, output):
+        if not overwrite:
+            raise OutputError(
+                f"the output directory {output} exists and is not empty; pass --overwrite to "
+                "replace it, or choose another --output"
+            )
+        storage.delete(spark, output)
+
+
+# ---------------------------------------------------------------------------------------------
+# stages
+
+
+def tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, output: str,
+                   overwrite: bool = False) -> dict[str, Any]:
+    """Read text lines from ``input_path`` and write the tokens table."""
+    started = time.perf_counter()
+    paths = RunPaths(output)
+    if not storage.glob_exists(spark, input_path):
+        raise InputError(f"the input {input_path} does not exist")
+    _prepare_table(spark, paths.table(TOKENS), overwrite)
+    lines = spark.read.text(input_path)
+    stats = corpus_stats(lines)
+    if stats.lines == 0:
+        raise EmptyCorpusError(f"the input {input_path} is empty: it has no lines")
+    partitions = max(2 * cfg.train.num_partitions, 2)
+    _write(tokenize_lines(lines, cfg.tokenize, partitions), paths.table(TOKENS))
+    tokens = storage.read_table(spark, paths.table(TOKENS), "tokens")
+    summary = tokens.select(
+        F.count(F.lit(1)).alias("sentences"), F.sum(F.size("tokens")).alias("tokens")
+    ).first()
+    assert summary is not None
+    facts = {
+        "input": input_path,
+        **asdict(stats),
+        "sentences": int(summary["sentences"]),
+        "tokens": int(summary["tokens"] or 0),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    _record(spark, paths, cfg, "tokenize", facts)
+    if facts["tokens"] == 0:
+        raise EmptyCorpusError(
+            f"the input {input_path} has {stats.lines} lines but no tokens: every line is blank "
+            "or has no match of [tokenize] token_pattern"
+        )
+    return facts
+
+
+def vocab_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool = False
+                ) -> dict[str, Any]:
+    """Count the vocabulary of the tokens table and write the vocab table."""
+    started = time.perf_counter()
+    paths = RunPaths(output)
+    tokens = storage.read_table(spark, paths.table(TOKENS), "tokens")
+    _prepare_table(spark, paths.table(VOCAB), overwrite)
+    vocab = count_vocab(tokens, cfg.vocab)
+    size = check_vocab(tokens, vocab, cfg.vocab)
+    _write(vocab.coalesce(1), paths.table(VOCAB))
+    written = storage.read_table(spark, paths.table(VOCAB), "vocab")
+    total = written.select(F.sum("count")).first()
+    facts = {
+        "words": size,
+        "retained_tokens": int(total[0]) if total and total[0] is not None else 0,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    _record(spark, paths, cfg, "vocab", facts)
+    return facts
+
+
+def pairs_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool = False
+                ) -> dict[str, Any]:
+    """Write the skip-gram pairs of every epoch, one directory per epoch and shard."""
+    started = time.perf_counter()
+    paths = RunPaths(output)
+    tokens = storage.read_table(spark, paths.table(TOKENS), "tokens")
+    vocab = Vocabulary.from_table(storage.read_table(spark, paths.table(VOCAB), "vocab"))
+    _prepare_table(spark, paths.table(PAIRS), overwrite)
+    shards = cfg.train.num_shards
+    # Writers stay open per shard, so rows keep the order they were generated in.
+    with _sql_conf(spark, "spark.sql.maxConcurrentOutputFileWriters", str(shards + 1)):
+        for epoch in range(cfg.train.epochs):
+            frame = generate_pairs(
+                tokens, vocab, cfg.pairs, seed=cfg.train.seed, epoch=epoch, num_shards=shards
+            )
+            frame.write.mode("errorifexists").partitionBy("shard").parquet(
+                paths.pairs_epoch(epoch)
+            )
+    storage.write_text(spark, storage.join(paths.table(PAIRS), SUCCESS_MARKER), "")
+    counts = pair_counts(spark, paths)
+    per_epoch = [sum(counts.get((e, s), 0) for s in range(shards))
+                 for e in range(cfg.train.epochs)]
+    facts = {
+        "epochs": cfg.train.epochs,
+        "shards": shards,
+        "pairs_per_epoch": per_epoch,
+        "pairs": int(sum(per_epoch)),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    _record(spark, paths, cfg, "pairs", facts)
+    return facts
+
+
+def pair_counts(spark: SparkSession, paths: RunPaths) -> dict[tuple[int, int], int]:
+    """Number of pairs in every (epoch, shard)."""
+    pairs = storage.read_table(spark, paths.table(PAIRS), "pairs")
+    rows = pairs.groupBy("epoch", "shard").count().collect()
+    return {(int(r["epoch"]), int(r["shard"])): int(r["count"]) for r in rows}
+
+
+def _slice_frame(spark: SparkSession, paths: RunPaths, epoch: int, shard: int, slot: int
+                 ) -> DataFrame | None:
+    """One training slice: the shard's files in name order, as a single Spark partition."""
+    directory = paths.pairs_shard(epoch, shard)
+    files = [f for f in storage.list_files(spark, directory) if f.endswith(".parquet")]
+    if not files:
+        return None
+    reads = [
+        spark.read.schema(PAIRS_SCHEMA).parquet(storage.join(directory, name))
+        for name in sorted(files)
+    ]
+    frame = reduce(DataFrame.union, reads).coalesce(1)
+    return frame.select("center", "context", F.lit(slot).cast("int").alias("slice"))
+
+
+def _prune_checkpoints(spark: SparkSession, paths: RunPaths, keep: int) -> None:
+    if keep <= 0:
+        return
+    names = [n for n in storage.list_dirs(spark, paths.table(MODEL)) if n.startswith("round=")]
+    for name in sorted(names)[:-keep]:
+        storage.delete(spark, storage.join(paths.table(MODEL), name))
+
+
+def train_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool = False
+                ) -> dict[str, Any]:
+    """Train the model on the pairs, writing a checkpoint after every sync round and the
+    per-round metrics table at the end."""
+    started = time.perf_counter()
+    paths = RunPaths(output)
+    tcfg = cfg.train
+    vocab = Vocabulary.from_table(storage.read_table(spark, paths.table(VOCAB), "vocab"))
+    counts = pair_counts(spark, paths)
+    found_epochs = sorted({e for e, _ in counts})
+    found_shards = sorted({s for _, s in counts})
+    if (found_epochs and max(found_epochs) >= tcfg.epochs) or (
+        found_shards and max(found_shards) >= tcfg.num_shards
+    ):
+        raise SchemaError(
+            f"the pairs table was generated for {max(found_epochs) + 1} epochs and "
+            f"{max(found_shards) + 1} shards, but [train] asks for epochs={tcfg.epochs} and "
+            f"num_partitions x syncs_per_epoch = {tcfg.num_shards}; run the pairs stage again "
+            "with the same [train] settings (--overwrite)"
+        )
+    _prepare_table(spark, paths.table(MODEL), overwrite)
+    _prepare_table(spark, paths.table(METRICS), overwrite)
+    model = Model.initial(len(vocab), tcfg.vector_size, tcfg.seed)
+    _write(model_frame(spark, model), paths.checkpoint(0))
+    with _sql_conf(spark, "spark.sql.unionOutputPartitioning", "false"):
+        results = _train_rounds(spark, cfg, paths, vocab, counts, model)
+    done = sum(r.pairs for r in results)
+    global_round = len(results)
+    metrics_rows = [
+        (r.epoch, r.round, r.mean_loss, r.learning_rate, r.pairs,
+         r.pairs / r.seconds if r.seconds > 0 else 0.0, r.seconds)
+        for r in results
+    ]
+    _write(spark.createDataFrame(metrics_rows, METRICS_SCHEMA).coalesce(1), paths.table(METRICS))
+    if not np.all(np.isfinite(model.w_in)):
+        raise FloatingPointError("training diverged: the model has non-finite values")
+    facts = {
+        "rounds": global_round,
+        "pairs": done,
+        "final_loss": results[-1].mean_loss if results else None,
+        "seconds": round(time.perf_counter() - started, 3),
+        "pairs_per_sec": round(done / max(time.perf_counter() - started, 1e-9), 1),
+    }
+    _record(spark, paths, cfg, "train", facts)
+    return facts
+
+
+def _train_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab: Vocabulary,
+                  counts: dict[tuple[int, int], int], model: Model) -> list[RoundResult]:
+    """Every sync round of every epoch, with a checkpoint after each."""
+    tcfg = cfg.train
+    total_pairs = sum(counts.values())
+    results: list[RoundResult] = []
+    done = 0
+    global_round = 0
+    for epoch in range(tcfg.epochs):
+        for rnd in range(tcfg.syncs_per_epoch):
+            shard_ids = [rnd * tcfg.num_partitions + p for p in range(tcfg.num_partitions)]
+            slice_pairs = tuple(counts.get((epoch, s), 0) for s in shard_ids)
+            slices = [
+                f for p, s in enumerate(shard_ids)
+                if (f := _slice_frame(spark, paths, epoch, s, p)) is not None
+            ]
+            info = RoundInfo(epoch, rnd, done, sum(slice_pairs), slice_pairs)
+            if slices:
+                result = run_round(spark, model, slices, vocab.counts, tcfg, info, total_pairs)
+            else:
+                result = RoundResult(epoch, rnd, 0, 0.0, 0.0, 0.0)
+            done += info.round_pairs
+            global_round += 1
+            _write(model_frame(spark, model), paths.checkpoint(global_round))
+            _prune_checkpoints(spark, paths, tcfg.keep_checkpoints)
+            results.append(result)
+            print(
+                f"[train] epoch {epoch + 1}/{tcfg.epochs} round {rnd + 1}/{tcfg.syncs_per_epoch}"
+                f": {result.pairs:,} pairs, loss {result.mean_loss:.4f}, "
+                f"lr {result.learning_rate:.5f}, {result.seconds:.1f} s",
+                flush=True,
+            )
+    return results
+
+
+def latest_checkpoint(spark: SparkSession, paths: RunPaths) -> str:
+    """The newest complete model checkpoint."""
+    names = [n for n in storage.list_dirs(spark, paths.table(MODEL)) if n.startswith("round=")]
+    complete = [n for n in sorted(names)
+                if storage.is_complete(spark, storage.join(paths.table(MODEL), n))]
+    if not complete:
+        raise InputError(
+            f"no complete model checkpoint under {paths.table(MODEL)}; run the train stage first"
+        )
+    return storage.join(paths.table(MODEL), complete[-1])
+
+
+def export_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool = False
+                 ) -> dict[str, Any]:
+    """Write the embeddings table from the latest checkpoint and the vocabulary."""
+    started = time.perf_counter()
+    paths = RunPaths(output)
+    vocab = storage.read_table(spark, paths.table(VOCAB), "vocab")
+    checkpoint = latest_checkpoint(spark, paths)
+    model = storage.read_table(spark, checkpoint, "model")
+    _prepare_table(spark, paths.table(EMBEDDINGS), overwrite)
+    _write(embeddings_table(model, vocab), paths.table(EMBEDDINGS))
+    facts = {"checkpoint": checkpoint, "seconds": round(time.perf_counter() - started, 3)}
+    _record(spark, paths, cfg, "export", facts)
+    return facts
+
+
+def run_pipeline(spark: SparkSession, cfg: Config, input_path: str, output: str,
+                 overwrite: bool = False) -> dict[str, Any]:
+    """Every stage, corpus to embeddings."""
+    check_output(spark, input_path, output, overwrite)
+    report = {
+        "tokenize": tokenize_stage(spark, cfg, input_path, output),
+        "vocab": vocab_stage(spark, cfg, output),
+        "pairs": pairs_stage(spark, cfg, output),
+        "train": train_stage(spark, cfg, output),
+        "export": export_stage(spark, cfg, output),
+    }
+    return report
+
+
+def load_model(spark: SparkSession, output: str) -> Model:
+    """The latest checkpoint of a run as matrices."""
+    paths = RunPaths(output)
+    return model_from_frame(storage.read_table(spark, latest_checkpoint(spark, paths), "model"))
+
+
+def read_embeddings(spark: SparkSession, output: str) -> Embeddings:
+    """The embeddings table of a run (or any table with its schema) in memory."""
+    path = output if output.rstrip("/").endswith(EMBEDDINGS) else RunPaths(output).table(
+        EMBEDDINGS
+    )
+    table = storage.read_table(spark, path, "embeddings")
+    missing = {"word", "word_id", "count", "vector"} - set(table.columns)
+    if missing:
+        raise SchemaError(f"the embeddings table {path} lacks column(s) {sorted(missing)}")
+    arrow = table.select("word", "word_id", "count", "vector").toArrow().sort_by("word_id")
+    vectors = arrow.column("vector").combine_chunks()
+    dim = len(vectors[0]) if len(vectors) else 0
+    matrix = vectors.flatten().to_numpy().astype(np.float32).reshape(-1, dim)
+    return Embeddings(
+        arrow.column("word").to_pylist(), matrix, arrow.column("count").to_numpy()
+    )

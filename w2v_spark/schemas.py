@@ -1,0 +1,105 @@
+"""The schema of every table the pipeline writes, and the names of its tables and columns."""
+
+from __future__ import annotations
+
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+# Table directories under a run's output directory.
+TOKENS = "tokens"
+VOCAB = "vocab"
+PAIRS = "pairs"
+MODEL = "model"
+EMBEDDINGS = "embeddings"
+METRICS = "metrics"
+STAGES = (TOKENS, VOCAB, PAIRS, MODEL, EMBEDDINGS, METRICS)
+
+SUCCESS_MARKER = "_SUCCESS"
+
+#: Sentences: the tokens of one input line, or of one chunk of a long line.
+TOKENS_SCHEMA = StructType(
+    [
+        StructField("line_id", LongType(), False),
+        StructField("chunk", IntegerType(), False),
+        StructField("tokens", ArrayType(StringType(), False), False),
+    ]
+)
+
+#: Vocabulary: ids 0..V-1 by descending count (ties by word).
+VOCAB_SCHEMA = StructType(
+    [
+        StructField("word", StringType(), False),
+        StructField("word_id", IntegerType(), False),
+        StructField("count", LongType(), False),
+    ]
+)
+
+#: Skip-gram pairs; the table is partitioned by ``epoch`` and ``shard`` directories.
+PAIRS_SCHEMA = StructType(
+    [
+        StructField("center", IntegerType(), False),
+        StructField("context", IntegerType(), False),
+    ]
+)
+PAIRS_WITH_PARTS_SCHEMA = StructType(
+    [*PAIRS_SCHEMA.fields, StructField("epoch", IntegerType(), False),
+     StructField("shard", IntegerType(), False)]
+)
+
+#: A model checkpoint: consecutive blocks of rows of the input and output matrices as raw
+#: little-endian float32, ``rows x dim`` each, rows ``start .. start + rows - 1``.
+MODEL_SCHEMA = StructType(
+    [
+        StructField("start", IntegerType(), False),
+        StructField("rows", IntegerType(), False),
+        StructField("dim", IntegerType(), False),
+        StructField("input", BinaryType(), False),
+        StructField("output", BinaryType(), False),
+    ]
+)
+
+#: Rows a training task sends back: the rows of one matrix it touched, in blocks.
+TOUCHED_SCHEMA = StructType(
+    [
+        StructField("partition", IntegerType(), False),
+        StructField("matrix", StringType(), False),
+        StructField("rows", BinaryType(), False),
+        StructField("values", BinaryType(), False),
+        StructField("pairs", LongType(), False),
+        StructField("loss", DoubleType(), False),
+        StructField("learning_rate", DoubleType(), False),
+        StructField("seconds", DoubleType(), False),
+    ]
+)
+
+#: The word vectors: plain arrays any Parquet reader can use.
+EMBEDDINGS_SCHEMA = StructType(
+    [
+        StructField("word", StringType(), False),
+        StructField("word_id", IntegerType(), False),
+        StructField("count", LongType(), False),
+        StructField("vector", ArrayType(FloatType(), False), False),
+    ]
+)
+
+#: One row per sync round.
+METRICS_SCHEMA = StructType(
+    [
+        StructField("epoch", IntegerType(), False),
+        StructField("round", IntegerType(), False),
+        StructField("loss", DoubleType(), False),
+        StructField("learning_rate", DoubleType(), False),
+        StructField("pairs", LongType(), False),
+        StructField("pairs_per_sec", DoubleType(), False),
+        StructField("seconds", DoubleType(), False),
+    ]
+)

@@ -1,0 +1,73 @@
+"""Build the SparkSession from the ``[spark]`` config section.
+
+The library itself never creates sessions: jobs and the command line call
+:func:`build_session` once and pass the session down.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from w2v_spark.config import SparkConfig
+from w2v_spark.errors import JavaNotFoundError
+
+#: Settings the pipeline relies on; anything in ``[spark.conf]`` overrides them.
+DEFAULT_CONF = {
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "100000",
+    "spark.python.worker.reuse": "true",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.parquet.compression.codec": "zstd",
+    "spark.driver.maxResultSize": "4g",
+}
+
+JAVA_HELP = (
+    "Spark needs a Java runtime (17 or 21) and none was found: no 'java' on PATH and no "
+    "JAVA_HOME. Install one, e.g. 'sudo apt-get install openjdk-17-jre-headless' on "
+    "Debian/Ubuntu or 'brew install openjdk@17' on macOS, then set JAVA_HOME or put java "
+    "on PATH."
+)
+
+
+def find_java(env: dict[str, str] | None = None) -> str:
+    """Path of the java executable Spark will use, or raise :class:`JavaNotFoundError`."""
+    env = dict(os.environ) if env is None else env
+    home = env.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").is_file():
+        return str(Path(home) / "bin" / "java")
+    found = shutil.which("java", path=env.get("PATH", ""))
+    if found:
+        return found
+    raise JavaNotFoundError(JAVA_HELP)
+
+
+def under_spark_submit() -> bool:
+    """Whether this driver was launched by spark-submit (which then owns the master)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def build_session(cfg: SparkConfig) -> SparkSession:
+    """Create (or get) the session described by ``cfg``.
+
+    Under spark-submit the master and driver memory come from spark-submit; otherwise from
+    ``cfg`` (``local[*]`` when no master is configured). Python workers run the same
+    interpreter as the driver unless ``PYSPARK_PYTHON`` says otherwise.
+    """
+    builder = SparkSession.builder.appName(cfg.app_name)
+    if not under_spark_submit():
+        find_java()
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = builder.master(cfg.master or "local[*]")
+        builder = builder.config("spark.driver.memory", cfg.driver_memory)
+    for key, value in {**DEFAULT_CONF, **dict(cfg.conf)}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

@@ -1,0 +1,160 @@
+"""Stage 1: lines of text to sentences of tokens.
+
+Each line is decoded as UTF-8 (invalid bytes become U+FFFD, which no default token matches),
+optionally lowercased, and every match of ``token_pattern`` is a token. A line with more than
+``max_sentence_length`` tokens is cut into consecutive chunks of at most that many tokens, so a
+single-line corpus such as text8 trains like any other. Lines without tokens produce nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from w2v_spark.config import TokenizeConfig
+from w2v_spark.errors import SchemaError
+from w2v_spark.schemas import TOKENS_SCHEMA
+
+#: Very long lines are scanned in pieces of about this many characters, cut at whitespace.
+_PIECE_CHARS = 1 << 20
+_OUT_ROWS = 512
+
+_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("line_id", pa.int64(), nullable=False),
+        pa.field("chunk", pa.int32(), nullable=False),
+        pa.field("tokens", pa.list_(pa.field("element", pa.string(), nullable=False)),
+                 nullable=False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """What the input held, for the run report."""
+
+    lines: int
+    blank_lines: int
+    invalid_utf8_lines: int
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """Cut ``text`` into pieces of about ``_PIECE_CHARS`` characters at whitespace."""
+    start = 0
+    n = len(text)
+    while start < n:
+        end = start + _PIECE_CHARS
+        if end >= n:
+            yield text[start:]
+            return
+        cut = end
+        while cut < n and not text[cut].isspace():
+            cut += 1
+        yield text[start:cut]
+        start = cut
+
+
+def tokenize_text(text: str, pattern: re.Pattern[str], lowercase: bool, max_len: int
+                  ) -> Iterator[list[str]]:
+    """The sentences of one line: lists of at most ``max_len`` tokens, in order."""
+    if lowercase:
+        text = text.lower()
+    current: list[str] = []
+    for piece in _pieces(text):
+        current.extend(pattern.findall(piece))
+        while len(current) >= max_len:
+            yield current[:max_len]
+            current = current[max_len:]
+    if current:
+        yield current
+
+
+def _tokenize_batches(
+    batches: Iterator[pa.RecordBatch], *, pattern: str, lowercase: bool, max_len: int
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body: (line_id long, value binary) batches to TOKENS_SCHEMA batches."""
+    rx = re.compile(pattern)
+    line_ids: list[int] = []
+    chunks: list[int] = []
+    sentences: list[list[str]] = []
+
+    def flush() -> pa.RecordBatch:
+        batch = pa.RecordBatch.from_arrays(
+            [
+                pa.array(np.asarray(line_ids, dtype=np.int64)),
+                pa.array(np.asarray(chunks, dtype=np.int32)),
+                pa.array(sentences, type=_ARROW_SCHEMA.field("tokens").type),
+            ],
+            schema=_ARROW_SCHEMA,
+        )
+        line_ids.clear()
+        chunks.clear()
+        sentences.clear()
+        return batch
+
+    for batch in batches:
+        ids = batch.column(0).to_pylist()
+        values = batch.column(1).to_pylist()
+        for line_id, raw in zip(ids, values, strict=True):
+            if raw is None:
+                continue
+            text = raw.decode("utf-8", errors="replace")
+            for chunk, tokens in enumerate(tokenize_text(text, rx, lowercase, max_len)):
+                line_ids.append(line_id)
+                chunks.append(chunk)
+                sentences.append(tokens)
+                if len(sentences) >= _OUT_ROWS:
+                    yield flush()
+    if sentences:
+        yield flush()
+
+
+def tokenize_lines(lines: DataFrame, cfg: TokenizeConfig, partitions: int) -> DataFrame:
+    """Tokenize a DataFrame of text lines into the tokens table.
+
+    Args:
+        lines: one row per line, with a string or binary column ``value`` (as
+            ``spark.read.text`` gives).
+        cfg: tokenizer settings.
+        partitions: number of partitions of the result (hashed by sentence, sorted within).
+
+    Returns:
+        A DataFrame with :data:`~w2v_spark.schemas.TOKENS_SCHEMA`: ``line_id`` numbers lines in
+        input order, ``chunk`` numbers the pieces of a long line.
+    """
+    if "value" not in lines.columns:
+        raise SchemaError(f"the lines DataFrame needs a 'value' column, got {lines.columns}")
+    numbered = lines.select(
+        F.monotonically_increasing_id().alias("line_id"),
+        F.col("value").cast("binary").alias("value"),
+    )
+    body = partial(
+        _tokenize_batches,
+        pattern=cfg.token_pattern,
+        lowercase=cfg.lowercase,
+        max_len=cfg.max_sentence_length,
+    )
+    tokens = numbered.mapInArrow(body, TOKENS_SCHEMA)
+    return tokens.repartition(partitions, "line_id", "chunk").sortWithinPartitions(
+        "line_id", "chunk"
+    )
+
+
+def corpus_stats(lines: DataFrame) -> CorpusStats:
+    """Count lines, blank lines and lines that are not valid UTF-8 (one pass, in Spark)."""
+    value = F.col("value").cast("binary")
+    text = F.col("value").cast("string")
+    row = lines.select(
+        F.count(F.lit(1)).alias("lines"),
+        F.sum(F.when(F.trim(text) == "", 1).otherwise(0)).alias("blank"),
+        F.sum(F.when(~F.is_valid_utf8(value), 1).otherwise(0)).alias("invalid"),
+    ).first()
+    assert row is not None
+    return CorpusStats(int(row["lines"]), int(row["blank"] or 0), int(row["invalid"] or 0))

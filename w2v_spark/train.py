@@ -1,0 +1,309 @@
+"""Stage 4: SGNS training on P partitions with a model merge after every sync round.
+
+For epoch ``e`` and round ``r`` the driver broadcasts the current model; task ``p`` trains a
+copy on shard ``r * P + p`` of that epoch's pairs with the NumPy kernel and sends back the
+rows it touched; the driver merges them (:func:`w2v_spark.core.averaging.merge_touched`) and
+the next round starts from the merged model. The learning rate decays linearly over the
+pairs of the whole run. Negatives come from the global ``count ** ns_exponent`` distribution.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import partial, reduce
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.broadcast import Broadcast
+from pyspark.sql import DataFrame, SparkSession
+
+from w2v_spark.config import TrainConfig
+from w2v_spark.core.averaging import TouchedRows, merge_touched
+from w2v_spark.core.sampling import NegativeSampler
+from w2v_spark.core.training import LearningRate, SliceTrainer
+from w2v_spark.schemas import MODEL_SCHEMA, TOUCHED_SCHEMA
+
+#: Largest binary value a task or checkpoint row carries (bytes).
+_BLOCK_BYTES = 32 << 20
+
+_TOUCHED_ARROW = pa.schema(
+    [
+        pa.field("partition", pa.int32(), nullable=False),
+        pa.field("matrix", pa.string(), nullable=False),
+        pa.field("rows", pa.binary(), nullable=False),
+        pa.field("values", pa.binary(), nullable=False),
+        pa.field("pairs", pa.int64(), nullable=False),
+        pa.field("loss", pa.float64(), nullable=False),
+        pa.field("learning_rate", pa.float64(), nullable=False),
+        pa.field("seconds", pa.float64(), nullable=False),
+    ]
+)
+
+
+@dataclass
+class Model:
+    """The two parameter matrices, (V, d) float32 each."""
+
+    w_in: np.ndarray
+    w_out: np.ndarray
+
+    @classmethod
+    def initial(cls, vocab_size: int, vector_size: int, seed: int) -> Model:
+        """word2vec's start: input rows uniform in [-0.5, 0.5) / d, output rows zero."""
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x696E6974]))
+        w_in = (rng.random((vocab_size, vector_size), dtype=np.float32) - 0.5) / vector_size
+        return cls(w_in.astype(np.float32), np.zeros((vocab_size, vector_size), np.float32))
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    """Where a round stands in the run, for the learning-rate schedule and the seeds."""
+
+    epoch: int
+    round: int
+    progress_start: int
+    round_pairs: int
+    slice_pairs: tuple[int, ...]
+
+
+@dataclass
+class RoundResult:
+    """What a round did, summed over its partitions."""
+
+    epoch: int
+    round: int
+    pairs: int
+    loss: float
+    learning_rate: float
+    seconds: float
+    task_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def mean_loss(self) -> float:
+        """Loss per pair."""
+        return self.loss / max(self.pairs, 1)
+
+
+_SAMPLER_CACHE: dict[tuple[int, float, int], NegativeSampler] = {}
+
+
+def _sampler(counts: np.ndarray, exponent: float) -> NegativeSampler:
+    """A negative sampler, built once per Python worker for a given vocabulary."""
+    key = (counts.size, exponent, hash(counts.tobytes()))
+    if key not in _SAMPLER_CACHE:
+        _SAMPLER_CACHE.clear()
+        _SAMPLER_CACHE[key] = NegativeSampler(counts, exponent)
+    return _SAMPLER_CACHE[key]
+
+
+def _touched_blocks(
+    partition: int, matrix: str, w: np.ndarray, touched: np.ndarray
+) -> Iterator[tuple[int, str, bytes, bytes]]:
+    rows = np.flatnonzero(touched).astype(np.int32)
+    per_block = max(1, _BLOCK_BYTES // (4 * w.shape[1]))
+    for start in range(0, max(rows.size, 1), per_block):
+        block = rows[start : start + per_block]
+        yield partition, matrix, block.tobytes(), np.ascontiguousarray(w[block]).tobytes()
+
+
+def _train_slice(
+    batches: Iterator[pa.RecordBatch],
+    *,
+    model: Broadcast[tuple[np.ndarray, np.ndarray]],
+    counts: np.ndarray,
+    cfg: TrainConfig,
+    info: RoundInfo,
+    total_pairs: int,
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body: train a copy of the model on this task's slice, emit touched rows.
+
+    Input batches hold ``center``, ``context`` and ``slice`` (the partition index ``p``, the
+    same on every row); a task with no rows emits nothing.
+    """
+    started = time.perf_counter()
+    first = next((b for b in batches if b.num_rows > 0), None)
+    if first is None:
+        return
+    partition = int(first.column(2)[0].as_py())
+    first_range = pc.min_max(first.column(2))
+    w_in, w_out = (np.array(a, dtype=np.float32, copy=True) for a in model.value)
+    trainer = SliceTrainer(
+        w_in=w_in,
+        w_out=w_out,
+        sampler=_sampler(counts, cfg.ns_exponent),
+        rng=np.random.default_rng(
+            np.random.SeedSequence([cfg.seed, info.epoch, info.round, partition])
+        ),
+        schedule=LearningRate(cfg.alpha, cfg.min_alpha, total_pairs),
+        negative=cfg.negative,
+        batch_size=cfg.batch_size,
+        progress_start=float(info.progress_start),
+        progress_scale=info.round_pairs / max(info.slice_pairs[partition], 1),
+    )
+    for batch in itertools.chain([first], batches):
+        if batch.num_rows and pc.min_max(batch.column(2)) != first_range:
+            raise RuntimeError("a training task received rows of more than one slice")
+        trainer.train(
+            batch.column(0).to_numpy().astype(np.int32, copy=False),
+            batch.column(1).to_numpy().astype(np.int32, copy=False),
+        )
+    seconds = time.perf_counter() - started
+    blocks = [
+        *_touched_blocks(partition, "input", trainer.w_in, trainer.touched_in),
+        *_touched_blocks(partition, "output", trainer.w_out, trainer.touched_out),
+    ]
+    n = len(blocks)
+    yield pa.RecordBatch.from_arrays(
+        [
+            pa.array([b[0] for b in blocks], pa.int32()),
+            pa.array([b[1] for b in blocks], pa.string()),
+            pa.array([b[2] for b in blocks], pa.binary()),
+            pa.array([b[3] for b in blocks], pa.binary()),
+            pa.array([trainer.pairs_done] * n, pa.int64()),
+            pa.array([trainer.loss_sum] * n, pa.float64()),
+            pa.array([trainer.last_lr] * n, pa.float64()),
+            pa.array([seconds] * n, pa.float64()),
+        ],
+        schema=_TOUCHED_ARROW,
+    )
+
+
+def train_round_frame(
+    slices: Sequence[DataFrame],
+    model: Broadcast[tuple[np.ndarray, np.ndarray]],
+    counts: np.ndarray,
+    cfg: TrainConfig,
+    info: RoundInfo,
+    total_pairs: int,
+) -> DataFrame:
+    """The round as a DataFrame of touched-row blocks (:data:`TOUCHED_SCHEMA`).
+
+    Args:
+        slices: one DataFrame per partition of (center, context, slice) rows, each in a single
+            Spark partition and in training order; ``slice`` is the partition index ``p``.
+    """
+    union = reduce(DataFrame.union, slices)
+    if union.rdd.getNumPartitions() != len(slices):
+        raise RuntimeError(
+            f"the union of {len(slices)} training slices has {union.rdd.getNumPartitions()} "
+            "partitions; set spark.sql.unionOutputPartitioning=false"
+        )
+    body = partial(
+        _train_slice, model=model, counts=counts, cfg=cfg, info=info, total_pairs=total_pairs
+    )
+    return union.mapInArrow(body, TOUCHED_SCHEMA)
+
+
+def _collect_touched(
+    frame: DataFrame, dim: int
+) -> tuple[list[TouchedRows], list[TouchedRows], RoundStats]:
+    table = frame.toArrow()
+    by_part: dict[tuple[int, str], list[tuple[np.ndarray, np.ndarray]]] = {}
+    stats: dict[int, tuple[int, float, float, float]] = {}
+    for row in table.to_pylist():
+        rows = np.frombuffer(row["rows"], dtype=np.int32)
+        values = np.frombuffer(row["values"], dtype=np.float32).reshape(rows.size, dim)
+        by_part.setdefault((row["partition"], row["matrix"]), []).append((rows, values))
+        stats[row["partition"]] = (
+            row["pairs"], row["loss"], row["learning_rate"], row["seconds"]
+        )
+
+    def gather(matrix: str) -> list[TouchedRows]:
+        out = []
+        for part in sorted(stats):
+            chunks = by_part.get((part, matrix), [])
+            if chunks:
+                out.append(
+                    TouchedRows(
+                        np.concatenate([c[0] for c in chunks]),
+                        np.concatenate([c[1] for c in chunks]),
+                    )
+                )
+        return out
+
+    return gather("input"), gather("output"), RoundStats(stats)
+
+
+@dataclass(frozen=True)
+class RoundStats:
+    """Per partition: (pairs, loss sum, last learning rate, task seconds)."""
+
+    by_partition: dict[int, tuple[int, float, float, float]]
+
+
+def run_round(
+    spark: SparkSession,
+    model: Model,
+    slices: Sequence[DataFrame],
+    counts: np.ndarray,
+    cfg: TrainConfig,
+    info: RoundInfo,
+    total_pairs: int,
+) -> RoundResult:
+    """Train one sync round and merge the partitions' rows into ``model`` in place."""
+    started = time.perf_counter()
+    bc = spark.sparkContext.broadcast((model.w_in, model.w_out))
+    try:
+        frame = train_round_frame(slices, bc, counts, cfg, info, total_pairs)
+        touched_in, touched_out, stats = _collect_touched(frame, model.w_in.shape[1])
+    finally:
+        bc.destroy()
+    merge_touched(model.w_in, touched_in, cfg.merge)
+    merge_touched(model.w_out, touched_out, cfg.merge)
+    parts = stats.by_partition.values()
+    pairs = sum(p[0] for p in parts)
+    return RoundResult(
+        epoch=info.epoch,
+        round=info.round,
+        pairs=pairs,
+        loss=sum(p[1] for p in parts),
+        learning_rate=float(np.mean([p[2] for p in parts])) if parts else 0.0,
+        seconds=time.perf_counter() - started,
+        task_seconds=[p[3] for p in parts],
+    )
+
+
+def model_frame(spark: SparkSession, model: Model) -> DataFrame:
+    """The model as a checkpoint DataFrame (:data:`MODEL_SCHEMA`): raw float32 row blocks."""
+    vocab_size, dim = model.w_in.shape
+    per_block = max(1, _BLOCK_BYTES // (4 * dim))
+    rows = [
+        (
+            start,
+            min(per_block, vocab_size - start),
+            dim,
+            bytearray(model.w_in[start : start + per_block].tobytes()),
+            bytearray(model.w_out[start : start + per_block].tobytes()),
+        )
+        for start in range(0, vocab_size, per_block)
+    ]
+    return spark.createDataFrame(rows, MODEL_SCHEMA)
+
+
+def model_from_frame(frame: DataFrame) -> Model:
+    """Read a checkpoint DataFrame back into matrices; checks that the blocks tile 0..V-1."""
+    table = frame.select("start", "rows", "dim", "input", "output").toArrow().sort_by("start")
+    starts = table.column("start").to_numpy()
+    sizes = table.column("rows").to_numpy()
+    dims = set(table.column("dim").to_pylist())
+    if len(dims) != 1 or starts.size == 0 or starts[0] != 0 or np.any(
+        starts[1:] != np.cumsum(sizes)[:-1]
+    ):
+        raise ValueError("the model checkpoint's blocks do not cover the vocabulary exactly once")
+    dim = dims.pop()
+
+    def matrix(name: str) -> np.ndarray:
+        parts = [
+            np.frombuffer(b, dtype=np.float32).reshape(-1, dim)
+            for b in table.column(name).to_pylist()
+        ]
+        return np.concatenate(parts).copy()
+
+    return Model(matrix("input"), matrix("output"))
+
+
+RoundCallback = Callable[[Model, RoundResult], None]

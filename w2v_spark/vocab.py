@@ -1,0 +1,59 @@
+"""Stage 2: the vocabulary, counted across the cluster."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from w2v_spark.config import VocabConfig
+from w2v_spark.errors import EmptyCorpusError, EmptyVocabularyError
+from w2v_spark.schemas import VOCAB_SCHEMA
+
+
+def count_vocab(tokens: DataFrame, cfg: VocabConfig) -> DataFrame:
+    """Count words and keep those with at least ``min_count`` occurrences.
+
+    Ids run from 0 by descending count, ties broken by the word, so the same tokens give the
+    same table. With ``max_vocab_size > 0`` only that many of the most frequent words remain.
+
+    Args:
+        tokens: the tokens table (a ``tokens`` array<string> column).
+        cfg: vocabulary settings.
+
+    Returns:
+        A DataFrame with :data:`~w2v_spark.schemas.VOCAB_SCHEMA`, ordered by ``word_id``.
+    """
+    counts = (
+        tokens.select(F.explode("tokens").alias("word"))
+        .groupBy("word")
+        .agg(F.count(F.lit(1)).cast("long").alias("count"))
+        .where(F.col("count") >= cfg.min_count)
+    )
+    order = Window.orderBy(F.col("count").desc(), F.col("word").asc())
+    ranked = counts.withColumn("word_id", (F.row_number().over(order) - 1).cast("int"))
+    if cfg.max_vocab_size > 0:
+        ranked = ranked.where(F.col("word_id") < cfg.max_vocab_size)
+    return ranked.select(
+        [F.col(f.name).cast(f.dataType).alias(f.name) for f in VOCAB_SCHEMA.fields]
+    ).orderBy("word_id")
+
+
+def check_vocab(tokens: DataFrame, vocab: DataFrame, cfg: VocabConfig) -> int:
+    """Size of the vocabulary; raise a clear error when it (or the corpus) is empty."""
+    size = vocab.count()
+    if size > 0:
+        return size
+    stats = tokens.select(F.explode("tokens").alias("word")).groupBy("word").count().agg(
+        F.count(F.lit(1)).alias("types"), F.max("count").alias("top")
+    ).first()
+    types = int(stats["types"]) if stats is not None else 0
+    if stats is None or types == 0:
+        raise EmptyCorpusError(
+            "the corpus has no tokens: every line is empty or has no match of "
+            "[tokenize] token_pattern"
+        )
+    raise EmptyVocabularyError(
+        f"no word occurs at least min_count={cfg.min_count} times: the corpus has {types} "
+        f"distinct words and the most frequent occurs {int(stats['top'])} times; lower "
+        "[vocab] min_count (e.g. --set vocab.min_count=1) or use a larger corpus"
+    )
