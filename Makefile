@@ -1,0 +1,43 @@
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint bench bench-quick dist check-java clean
+
+## make demo: create .venv and run the whole pipeline on the built-in synthetic corpus
+demo: check-java $(VENV)/.installed-runtime
+	$(VENV)/bin/w2v-spark demo --output .demo --config conf/demo.toml --overwrite
+
+## make test: create .venv with the dev extras and run the test suite
+test: check-java $(VENV)/.installed-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check w2v_spark jobs tests benchmarks
+	$(VENV)/bin/mypy
+
+## make dist: the package as one zip for spark-submit --py-files
+dist: $(VENV)/.installed-runtime
+	$(PY) -m w2v_spark.packaging dist/w2v_spark.zip
+
+check-java:
+	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
+	  echo "Java is missing: Spark needs Java 17 or 21."; \
+	  echo "Install it, e.g. sudo apt-get install openjdk-17-jre-headless (Debian/Ubuntu)"; \
+	  echo "or brew install openjdk@17 (macOS), then run this command again."; exit 1; }
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-runtime: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	touch $@ $(VENV)/.installed-runtime
+
+clean:
+	rm -rf .demo .demo-corpus dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,74 @@
+"""Score an embeddings table the standard way: Google analogies (the 30,000 most frequent
+words, case-insensitive, question words excluded), WordSim-353 and MEN Spearman.
+
+    .venv/bin/python -m benchmarks.evaluate --embeddings out/text8/embeddings [--json out.json]
+
+Reads the embeddings table with pyarrow (no Spark needed) and the evaluation sets from
+``../shared/data/eval``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from w2v_spark.evaluation import (
+    evaluate_analogies,
+    evaluate_word_pairs,
+    read_analogies,
+    read_word_pairs,
+)
+from w2v_spark.similarity import Embeddings
+
+SHARED_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eval"
+
+
+def load_table(path: str | Path) -> Embeddings:
+    """An embeddings Parquet table (word, word_id, count, vector) as :class:`Embeddings`."""
+    if not (Path(path) / "_SUCCESS").exists():
+        raise SystemExit(f"{path} is not a complete table (no _SUCCESS marker)")
+    table = pq.read_table(path, columns=["word", "word_id", "count", "vector"]).sort_by("word_id")
+    vectors = table.column("vector").combine_chunks()
+    dim = len(vectors[0])
+    matrix = vectors.flatten().to_numpy().astype(np.float32).reshape(-1, dim)
+    return Embeddings(table.column("word").to_pylist(), matrix, table.column("count").to_numpy())
+
+
+def score(emb: Embeddings, eval_dir: Path = SHARED_EVAL) -> dict[str, Any]:
+    """Analogy accuracy and word-pair Spearman of ``emb`` on the standard sets."""
+    analogies = evaluate_analogies(
+        emb, read_analogies(eval_dir / "questions-words.txt"), restrict_vocab=30_000
+    )
+    ws353 = evaluate_word_pairs(emb, read_word_pairs(eval_dir / "wordsim353.tsv"))
+    men = evaluate_word_pairs(emb, read_word_pairs(eval_dir / "EN-MEN-TR-3k.txt"))
+    return {
+        "analogy_accuracy": analogies.accuracy,
+        "analogy": analogies.to_dict(),
+        "ws353_spearman": ws353.spearman,
+        "ws353": ws353.to_dict(),
+        "men_spearman": men.spearman,
+        "men": men.to_dict(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embeddings", required=True, help="an embeddings table directory")
+    parser.add_argument("--json", help="also write the full result here")
+    args = parser.parse_args()
+    result = score(load_table(args.embeddings))
+    print(
+        f"analogy {100 * result['analogy_accuracy']:.1f}%  "
+        f"WS353 {result['ws353_spearman']:.3f}  MEN {result['men_spearman']:.3f}"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
