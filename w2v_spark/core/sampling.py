@@ -35,9 +35,14 @@ class NegativeSampler:
     """
 
     def __init__(self, counts: np.ndarray, exponent: float) -> None:
-        weights = np.asarray(counts, dtype=np.float64) ** exponent
-        if weights.ndim != 1 or weights.size == 0 or not np.all(np.isfinite(weights)):
+        counts = np.asarray(counts, dtype=np.float64)
+        if counts.ndim != 1 or counts.size == 0 or not np.all(np.isfinite(counts)):
             raise ValueError("counts must be a non-empty 1-D array of finite values")
+        if np.any(counts < 0):
+            raise ValueError("counts must be non-negative")
+        weights = counts**exponent
+        if not np.all(np.isfinite(weights)):
+            raise ValueError(f"counts ** {exponent} is not finite (a zero count?)")
         if weights.sum() <= 0:
             raise ValueError("counts must have a positive sum")
         self.probabilities: np.ndarray = weights / weights.sum()
