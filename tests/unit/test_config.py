@@ -1,0 +1,202 @@
+"""Tests for the typed TOML configuration (no Spark)."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from pathlib import Path
+
+import pytest
+
+from w2v_spark.config import (
+    Config,
+    PairsConfig,
+    TrainConfig,
+    config_from_dict,
+    load_config,
+    parse_override,
+)
+from w2v_spark.errors import ConfigError
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+GENSIM_SKIPGRAM_DEFAULTS = {
+    "vector_size": 100,
+    "window": 5,
+    "negative": 5,
+    "sample": 1e-3,
+    "min_count": 5,
+    "epochs": 5,
+    "alpha": 0.025,
+    "min_alpha": 0.0001,
+    "ns_exponent": 0.75,
+}
+
+
+def _flat(config: Config) -> dict[str, object]:
+    return {k: v for section in config.to_dict().values() for k, v in section.items()}
+
+
+def test_defaults_are_gensim_defaults() -> None:
+    flat = _flat(Config())
+    for key, value in GENSIM_SKIPGRAM_DEFAULTS.items():
+        assert flat[key] == value, key
+    assert Config().tokenize.max_sentence_length == 10_000
+
+
+def test_defaults_match_installed_gensim() -> None:
+    word2vec = pytest.importorskip("gensim.models.word2vec")
+    params = inspect.signature(word2vec.Word2Vec.__init__).parameters
+    flat = _flat(Config())
+    for key in GENSIM_SKIPGRAM_DEFAULTS:
+        assert flat[key] == params[key].default, key
+    assert Config().tokenize.max_sentence_length == word2vec.MAX_WORDS_IN_BATCH
+
+
+def test_default_toml_equals_dataclass_defaults() -> None:
+    assert load_config([CONF_DIR / "default.toml"]) == Config()
+    assert load_config() == Config()
+
+
+@pytest.mark.parametrize("path", sorted(CONF_DIR.glob("*.toml")), ids=lambda p: p.name)
+def test_every_conf_file_loads(path: Path) -> None:
+    assert isinstance(load_config([path]), Config)
+    assert isinstance(load_config([CONF_DIR / "default.toml", path]), Config)
+
+
+def test_unknown_section_lists_valid_sections() -> None:
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({"trian": {"epochs": 3}})
+    message = str(info.value)
+    assert "trian" in message
+    for section in ("input", "tokenize", "vocab", "pairs", "train", "spark"):
+        assert section in message
+
+
+def test_unknown_key_lists_valid_keys() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(overrides=["train.epoch=3"])
+    message = str(info.value)
+    assert "epoch" in message
+    for field in dataclasses.fields(TrainConfig):
+        assert field.name in message
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({"pairs": {"windw": 3}})
+    for field in dataclasses.fields(PairsConfig):
+        assert field.name in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "type_name"),
+    [
+        ({"train": {"epochs": "five"}}, "epochs", "int"),
+        ({"pairs": {"window": 2.5}}, "window", "int"),
+        ({"train": {"negative": True}}, "negative", "int"),
+        ({"pairs": {"sample": "1e-3"}}, "sample", "float"),
+        ({"pairs": {"sample": False}}, "sample", "float"),
+        ({"tokenize": {"lowercase": 1}}, "lowercase", "bool"),
+        ({"spark": {"master": 4}}, "master", "str"),
+    ],
+)
+def test_wrong_type_names_key_and_type(data: dict, key: str, type_name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(data)
+    message = str(info.value)
+    assert key in message
+    assert type_name in message
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("pairs.window=0", "window"),
+        ("pairs.sample=-1", "sample"),
+        ("pairs.sample=1", "sample"),
+        ("train.negative=0", "negative"),
+        ("train.min_alpha=0.5", "min_alpha"),
+        ("train.merge=median", "merge"),
+        ("train.epochs=0", "epochs"),
+        ("train.vector_size=0", "vector_size"),
+        ("vocab.min_count=0", "min_count"),
+        ("tokenize.token_pattern=\"[a-z\"", "token_pattern"),
+        ("tokenize.token_pattern=\"a*\"", "token_pattern"),
+        ("input.format=parquet", "format"),
+        ("spark.driver_memory=lots", "driver_memory"),
+    ],
+)
+def test_out_of_range_names_key(override: str, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(overrides=[override])
+    assert key in str(info.value)
+
+
+def test_config_error_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        PairsConfig(window=0)
+
+
+def test_parse_override_values() -> None:
+    sample = parse_override("train.sample=1e-4")
+    assert sample == {"train": {"sample": 1e-4}}
+    assert isinstance(sample["train"]["sample"], float)
+    assert parse_override("spark.master=local[2]") == {"spark": {"master": "local[2]"}}
+    assert parse_override("train.epochs=7") == {"train": {"epochs": 7}}
+    assert parse_override("tokenize.lowercase=false") == {"tokenize": {"lowercase": False}}
+    assert parse_override("spark.conf.spark.sql.shuffle.partitions=4") == {
+        "spark": {"conf": {"spark.sql.shuffle.partitions": "4"}}
+    }
+
+
+@pytest.mark.parametrize("text", ["nokey=1", "a.b.c=1", "train.epochs", "train.=1", ".x=1"])
+def test_parse_override_rejects_malformed(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_override(text)
+
+
+def test_layering_later_wins(tmp_path: Path) -> None:
+    first = tmp_path / "first.toml"
+    first.write_text(
+        '[train]\nepochs = 3\nnegative = 7\n[spark]\nmaster = "local[1]"\n'
+        '[spark.conf]\n"spark.a" = "1"\n"spark.b" = "2"\n'
+    )
+    second = tmp_path / "second.toml"
+    second.write_text('[train]\nepochs = 4\n[spark.conf]\n"spark.b" = "3"\n')
+    config = load_config(
+        [CONF_DIR / "default.toml", first, second],
+        ["train.negative=9", "spark.conf.spark.c=x", "train.negative=10"],
+    )
+    assert config.train.epochs == 4
+    assert config.train.negative == 10
+    assert config.spark.master == "local[1]"
+    assert dict(config.spark.conf) == {"spark.a": "1", "spark.b": "3", "spark.c": "x"}
+    assert config.pairs == PairsConfig()
+
+
+def test_local_toml_on_top_of_default() -> None:
+    config = load_config([CONF_DIR / "default.toml", CONF_DIR / "local.toml"])
+    assert config.spark.master == "local[*]"
+    assert config.train == TrainConfig()
+
+
+def test_ints_accepted_for_float_fields() -> None:
+    config = load_config(overrides=["train.alpha=1", "train.min_alpha=0", "pairs.sample=0"])
+    assert config.train.alpha == 1.0 and isinstance(config.train.alpha, float)
+    assert isinstance(config.train.min_alpha, float)
+    assert isinstance(config.pairs.sample, float)
+
+
+def test_missing_or_malformed_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config([tmp_path / "nope.toml"])
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\nepochs = 3\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config([bad])
+
+
+def test_config_is_frozen() -> None:
+    config = Config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.train = TrainConfig()  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.train.epochs = 3  # type: ignore[misc]

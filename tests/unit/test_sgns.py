@@ -1,0 +1,254 @@
+"""Tests for the SGNS minibatch kernel and the row scatter-add it relies on (no Spark)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from w2v_spark.core.sampling import NegativeSampler
+from w2v_spark.core.scatter import scatter_add_rows
+from w2v_spark.core.sgns import sgns_loss, sgns_step
+from w2v_spark.core.training import LearningRate, SliceTrainer
+
+
+def _batch_without_collisions(
+    rng: np.random.Generator, vocab: int, batch: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centers, contexts and negatives with many repeated ids but no negative equal to the
+    context of its own pair."""
+    centers = rng.integers(0, vocab // 3, size=batch)
+    contexts = rng.integers(0, vocab // 3, size=batch)
+    negatives = rng.integers(0, vocab // 2, size=(batch, k))
+    clash = negatives == contexts[:, None]
+    while clash.any():
+        negatives[clash] = rng.integers(0, vocab // 2, size=int(clash.sum()))
+        clash = negatives == contexts[:, None]
+    return centers, contexts, negatives
+
+
+def _numerical_gradient(
+    w_in: np.ndarray,
+    w_out: np.ndarray,
+    centers: np.ndarray,
+    contexts: np.ndarray,
+    negatives: np.ndarray,
+    eps: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central finite differences of ``sgns_loss`` w.r.t. every entry of both matrices."""
+    grads = []
+    for which in (0, 1):
+        params = [w_in.copy(), w_out.copy()]
+        target = params[which]
+        grad = np.zeros_like(target)
+        for idx in np.ndindex(*target.shape):
+            saved = target[idx]
+            target[idx] = saved + eps
+            up = sgns_loss(params[0], params[1], centers, contexts, negatives)
+            target[idx] = saved - eps
+            down = sgns_loss(params[0], params[1], centers, contexts, negatives)
+            target[idx] = saved
+            grad[idx] = (up - down) / (2.0 * eps)
+        grads.append(grad)
+    return grads[0], grads[1]
+
+
+def test_step_is_minus_lr_times_gradient_float64() -> None:
+    rng = np.random.default_rng(3)
+    vocab, dim, batch, k = 30, 8, 6, 3
+    w_in = rng.normal(0.0, 0.3, size=(vocab, dim))
+    w_out = rng.normal(0.0, 0.3, size=(vocab, dim))
+    centers, contexts, negatives = _batch_without_collisions(rng, vocab, batch, k)
+    assert len(set(centers.tolist())) < batch
+    assert len(set(negatives.ravel().tolist())) < negatives.size
+
+    grad_in, grad_out = _numerical_gradient(w_in, w_out, centers, contexts, negatives, 1e-6)
+    expected_loss = sgns_loss(w_in, w_out, centers, contexts, negatives)
+
+    lr = 0.05
+    new_in, new_out = w_in.copy(), w_out.copy()
+    loss = sgns_step(new_in, new_out, centers, contexts, negatives, lr)
+
+    assert new_in.dtype == np.float64 and new_out.dtype == np.float64
+    np.testing.assert_allclose((new_in - w_in) / -lr, grad_in, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose((new_out - w_out) / -lr, grad_out, rtol=1e-6, atol=1e-8)
+    assert loss == pytest.approx(expected_loss, rel=1e-9)
+    assert np.abs(grad_in).max() > 1e-2 and np.abs(grad_out).max() > 1e-2
+
+
+def test_returned_loss_is_loss_before_step_float32() -> None:
+    rng = np.random.default_rng(4)
+    vocab, dim, batch, k = 40, 16, 64, 5
+    w_in = rng.normal(0.0, 0.5, size=(vocab, dim)).astype(np.float32)
+    w_out = rng.normal(0.0, 0.5, size=(vocab, dim)).astype(np.float32)
+    centers, contexts, negatives = _batch_without_collisions(rng, vocab, batch, k)
+    expected = sgns_loss(w_in, w_out, centers, contexts, negatives)
+    loss = sgns_step(w_in, w_out, centers, contexts, negatives, 0.025)
+    assert isinstance(loss, float)
+    assert loss == pytest.approx(expected, rel=1e-4)
+    assert sgns_loss(w_in, w_out, centers, contexts, negatives) < expected
+
+
+def _reference_step(
+    w_in: np.ndarray,
+    w_out: np.ndarray,
+    centers: np.ndarray,
+    contexts: np.ndarray,
+    negatives: np.ndarray,
+    lr: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plain loops: every gradient from the parameters before the step, summed, then applied.
+    A negative equal to its pair's context is skipped."""
+    old_in = w_in.astype(np.float64)
+    old_out = w_out.astype(np.float64)
+    delta_in = np.zeros_like(old_in)
+    delta_out = np.zeros_like(old_out)
+    for b in range(centers.shape[0]):
+        c = int(centers[b])
+        o = int(contexts[b])
+        targets = [(o, 1.0)]
+        for j in range(negatives.shape[1]):
+            n = int(negatives[b, j])
+            if n != o:
+                targets.append((n, 0.0))
+        for word, label in targets:
+            score = float(old_in[c] @ old_out[word])
+            g = lr * (label - 1.0 / (1.0 + math.exp(-score)))
+            delta_in[c] += g * old_out[word]
+            delta_out[word] += g * old_in[c]
+    return old_in + delta_in, old_out + delta_out
+
+
+def test_matches_slow_reference_with_duplicates() -> None:
+    rng = np.random.default_rng(5)
+    vocab, dim, batch, k = 50, 16, 512, 5
+    w_in = rng.normal(0.0, 0.3, size=(vocab, dim)).astype(np.float32)
+    w_out = rng.normal(0.0, 0.3, size=(vocab, dim)).astype(np.float32)
+    centers = rng.integers(0, vocab, size=batch).astype(np.int32)
+    contexts = rng.integers(0, vocab, size=batch).astype(np.int32)
+    negatives = rng.integers(0, vocab, size=(batch, k)).astype(np.int32)
+    negatives[:40, 0] = contexts[:40]
+    assert (negatives == contexts[:, None]).sum() >= 40
+
+    lr = 0.025
+    exp_in, exp_out = _reference_step(w_in, w_out, centers, contexts, negatives, lr)
+    sgns_step(w_in, w_out, centers, contexts, negatives, lr)
+    assert w_in.dtype == np.float32 and w_out.dtype == np.float32
+    np.testing.assert_allclose(w_in, exp_in, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(w_out, exp_out, rtol=1e-4, atol=1e-6)
+
+
+def test_negative_equal_to_context_is_ignored() -> None:
+    rng = np.random.default_rng(6)
+    vocab, dim, batch, k = 25, 8, 32, 4
+    w_in = rng.normal(0.0, 0.3, size=(vocab, dim)).astype(np.float32)
+    w_out = rng.normal(0.0, 0.3, size=(vocab, dim)).astype(np.float32)
+    centers = rng.integers(0, vocab, size=batch)
+    contexts = rng.integers(0, vocab, size=batch)
+    negatives = rng.integers(0, vocab, size=(batch, k))
+    negatives[:, 2] = contexts
+
+    with_col_in, with_col_out = w_in.copy(), w_out.copy()
+    sgns_step(with_col_in, with_col_out, centers, contexts, negatives, 0.05)
+    dropped = np.delete(negatives, 2, axis=1)
+    without_in, without_out = w_in.copy(), w_out.copy()
+    sgns_step(without_in, without_out, centers, contexts, dropped, 0.05)
+
+    np.testing.assert_allclose(with_col_in, without_in, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(with_col_out, without_out, rtol=1e-6, atol=1e-7)
+    assert not np.array_equal(with_col_in, w_in)
+
+
+def test_all_negatives_equal_to_context_only_pull_positive() -> None:
+    w_in = np.array([[0.1, 0.2], [0.3, -0.1]], dtype=np.float64)
+    w_out = np.array([[0.0, 0.5], [0.2, 0.4]], dtype=np.float64)
+    centers = np.array([0])
+    contexts = np.array([1])
+    negatives = np.array([[1, 1, 1]])
+    new_in, new_out = w_in.copy(), w_out.copy()
+    sgns_step(new_in, new_out, centers, contexts, negatives, 0.1)
+    g = 0.1 * (1.0 - 1.0 / (1.0 + math.exp(-float(w_in[0] @ w_out[1]))))
+    np.testing.assert_allclose(new_in[0], w_in[0] + g * w_out[1], rtol=1e-7)
+    np.testing.assert_allclose(new_out[1], w_out[1] + g * w_in[0], rtol=1e-7)
+    np.testing.assert_array_equal(new_in[1], w_in[1])
+    np.testing.assert_array_equal(new_out[0], w_out[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scatter_add_rows_matches_add_at_with_duplicates(dtype: type) -> None:
+    rng = np.random.default_rng(7)
+    target = rng.normal(size=(20, 6)).astype(dtype)
+    index = rng.integers(0, 5, size=1000)
+    index[:10] = 19
+    values = rng.normal(size=(1000, 6)).astype(dtype)
+    expected = target.copy()
+    np.add.at(expected, index, values)
+    scatter_add_rows(target, index, values)
+    rtol = 1e-4 if dtype is np.float32 else 1e-12
+    np.testing.assert_allclose(target, expected, rtol=rtol, atol=rtol)
+
+
+def test_scatter_add_rows_empty_and_single_row() -> None:
+    rng = np.random.default_rng(8)
+    target = rng.normal(size=(7, 3))
+    before = target.copy()
+    scatter_add_rows(target, np.empty(0, dtype=np.int64), np.empty((0, 3)))
+    np.testing.assert_array_equal(target, before)
+
+    value = np.array([[1.0, -2.0, 0.5]])
+    scatter_add_rows(target, np.array([4]), value)
+    expected = before.copy()
+    expected[4] += value[0]
+    np.testing.assert_array_equal(target, expected)
+
+    one_row = np.array([[1.5, 2.5]])
+    scatter_add_rows(one_row, np.array([0, 0, 0]), np.ones((3, 2)))
+    np.testing.assert_array_equal(one_row, [[4.5, 5.5]])
+
+
+def _planted_pairs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs whose words 0-9 only co-occur with each other, and 10-19 likewise."""
+    group = rng.integers(0, 2, size=n)
+    centers = rng.integers(0, 10, size=n) + 10 * group
+    contexts = (centers - 10 * group + rng.integers(1, 10, size=n)) % 10 + 10 * group
+    return centers.astype(np.int32), contexts.astype(np.int32)
+
+
+def _cosine_matrix(vectors: np.ndarray) -> np.ndarray:
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return unit @ unit.T
+
+
+def test_training_recovers_planted_groups() -> None:
+    rng = np.random.default_rng(9)
+    vocab, dim, epochs, n = 20, 16, 6, 4000
+    w_in = ((rng.random((vocab, dim)) - 0.5) / dim).astype(np.float32)
+    w_out = np.zeros((vocab, dim), dtype=np.float32)
+    trainer = SliceTrainer(
+        w_in=w_in,
+        w_out=w_out,
+        sampler=NegativeSampler(np.full(vocab, 100.0), 0.75),
+        rng=np.random.default_rng(10),
+        schedule=LearningRate(0.025, 0.0001, epochs * n),
+        negative=5,
+        batch_size=64,
+        progress_start=0.0,
+        progress_scale=1.0,
+    )
+    pass_losses = []
+    for _ in range(epochs):
+        centers, contexts = _planted_pairs(rng, n)
+        before = trainer.loss_sum
+        trainer.train(centers, contexts)
+        pass_losses.append(trainer.loss_sum - before)
+    assert pass_losses[-1] < 0.9 * pass_losses[0]
+
+    cos = _cosine_matrix(trainer.w_in.astype(np.float64))
+    group = np.arange(vocab) // 10
+    same = group[:, None] == group[None, :]
+    np.fill_diagonal(same, False)
+    other = group[:, None] != group[None, :]
+    for word in range(vocab):
+        assert cos[word, same[word]].min() > cos[word, other[word]].max(), word
+    assert cos[same].mean() > cos[other].mean() + 0.5

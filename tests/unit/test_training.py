@@ -1,0 +1,148 @@
+"""Tests for the learning-rate schedule and the slice trainer (no Spark)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from w2v_spark.core.sampling import NegativeSampler
+from w2v_spark.core.sgns import sgns_step
+from w2v_spark.core.training import LearningRate, SliceTrainer
+
+VOCAB, DIM = 40, 8
+
+
+def test_learning_rate_is_linear_and_clipped() -> None:
+    schedule = LearningRate(alpha=0.025, min_alpha=0.0001, total_pairs=1000)
+    assert schedule.at(0) == pytest.approx(0.025)
+    assert schedule.at(1000) == pytest.approx(0.0001)
+    assert schedule.at(250) == pytest.approx(0.025 - 0.0249 * 0.25)
+    assert schedule.at(500) == pytest.approx((0.025 + 0.0001) / 2)
+    assert schedule.at(-50) == pytest.approx(0.025)
+    assert schedule.at(5000) == pytest.approx(0.0001)
+    values = [schedule.at(x) for x in range(0, 1001, 50)]
+    np.testing.assert_allclose(np.diff(values), np.full(20, -0.0249 / 20), rtol=1e-9)
+
+
+def test_learning_rate_with_zero_total() -> None:
+    schedule = LearningRate(alpha=0.5, min_alpha=0.1, total_pairs=0)
+    assert schedule.at(0) == pytest.approx(0.5)
+    assert schedule.at(1) == pytest.approx(0.1)
+
+
+def _pairs(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (
+        rng.integers(0, VOCAB // 2, size=n).astype(np.int32),
+        rng.integers(0, VOCAB // 2, size=n).astype(np.int32),
+    )
+
+
+def _trainer(
+    seed: int = 0,
+    *,
+    batch_size: int = 16,
+    progress_start: float = 0.0,
+    progress_scale: float = 1.0,
+    total_pairs: int = 1000,
+) -> SliceTrainer:
+    rng = np.random.default_rng(123)
+    counts = rng.integers(1, 100, size=VOCAB).astype(np.float64)
+    return SliceTrainer(
+        w_in=rng.normal(0.0, 0.1, size=(VOCAB, DIM)).astype(np.float32),
+        w_out=rng.normal(0.0, 0.1, size=(VOCAB, DIM)).astype(np.float32),
+        sampler=NegativeSampler(counts, 0.75),
+        rng=np.random.default_rng(seed),
+        schedule=LearningRate(0.025, 0.0001, total_pairs),
+        negative=3,
+        batch_size=batch_size,
+        progress_start=progress_start,
+        progress_scale=progress_scale,
+    )
+
+
+def test_same_seed_gives_identical_parameters() -> None:
+    centers, contexts = _pairs(1, 300)
+    first, second = _trainer(7), _trainer(7)
+    first.train(centers, contexts)
+    second.train(centers, contexts)
+    np.testing.assert_array_equal(first.w_in, second.w_in)
+    np.testing.assert_array_equal(first.w_out, second.w_out)
+    assert first.loss_sum == second.loss_sum
+    assert first.pairs_done == second.pairs_done == 300
+
+    third = _trainer(8)
+    third.train(centers, contexts)
+    assert not np.array_equal(first.w_out, third.w_out)
+
+
+def test_train_all_equals_train_on_concatenation() -> None:
+    centers, contexts = _pairs(2, 96)
+    whole, batched = _trainer(3), _trainer(3)
+    whole.train(centers, contexts)
+    batched.train_all([(centers[:48], contexts[:48]), (centers[48:], contexts[48:])])
+    np.testing.assert_array_equal(whole.w_in, batched.w_in)
+    np.testing.assert_array_equal(whole.w_out, batched.w_out)
+
+
+def test_touched_rows_are_exactly_the_words_used() -> None:
+    centers, contexts = _pairs(4, 70)
+    trainer = _trainer(5, batch_size=16)
+    rng_copy = copy.deepcopy(trainer.rng)
+    w_in0, w_out0 = trainer.w_in.copy(), trainer.w_out.copy()
+    trainer.train(centers, contexts)
+
+    expected_in = np.zeros(VOCAB, dtype=bool)
+    expected_out = np.zeros(VOCAB, dtype=bool)
+    for start in range(0, centers.size, 16):
+        c = centers[start : start + 16]
+        negatives = trainer.sampler.sample(rng_copy, (c.size, 3))
+        expected_in[c] = True
+        expected_out[contexts[start : start + 16]] = True
+        expected_out[negatives] = True
+    np.testing.assert_array_equal(trainer.touched_in, expected_in)
+    np.testing.assert_array_equal(trainer.touched_out, expected_out)
+    assert expected_in.sum() < VOCAB and expected_out.sum() < VOCAB
+
+    changed_in = np.any(trainer.w_in != w_in0, axis=1)
+    changed_out = np.any(trainer.w_out != w_out0, axis=1)
+    np.testing.assert_array_equal(changed_in, expected_in)
+    np.testing.assert_array_equal(changed_out, expected_out)
+
+
+def test_learning_rate_of_each_minibatch() -> None:
+    centers, contexts = _pairs(6, 35)
+    start, scale, total = 100.0, 3.0, 400
+    trainer = _trainer(9, batch_size=10, progress_start=start, progress_scale=scale,
+                       total_pairs=total)
+    schedule = trainer.schedule
+    assert trainer.last_lr == pytest.approx(schedule.at(start))
+
+    rng_copy = copy.deepcopy(trainer.rng)
+    w_in, w_out = trainer.w_in.copy(), trainer.w_out.copy()
+    trainer.train(centers, contexts)
+    # minibatches start after 0, 10, 20 and 30 pairs; the last one is at 100 + 30 * 3
+    assert trainer.last_lr == pytest.approx(schedule.at(190.0))
+    assert trainer.last_lr == pytest.approx(0.025 - 0.0249 * 190.0 / 400.0)
+    assert trainer.pairs_done == 35
+
+    for done in (0, 10, 20, 30):
+        negatives = trainer.sampler.sample(rng_copy, (min(10, 35 - done), 3))
+        lr = schedule.at(start + done * scale)
+        sgns_step(w_in, w_out, centers[done : done + 10], contexts[done : done + 10],
+                  negatives, lr)
+    np.testing.assert_array_equal(trainer.w_in, w_in)
+    np.testing.assert_array_equal(trainer.w_out, w_out)
+
+
+def test_loss_sum_accumulates_step_losses() -> None:
+    centers, contexts = _pairs(10, 40)
+    trainer = _trainer(11, batch_size=40)
+    rng_copy = copy.deepcopy(trainer.rng)
+    w_in, w_out = trainer.w_in.copy(), trainer.w_out.copy()
+    negatives = trainer.sampler.sample(rng_copy, (40, 3))
+    expected = sgns_step(w_in, w_out, centers, contexts, negatives, trainer.schedule.at(0))
+    trainer.train(centers, contexts)
+    assert trainer.loss_sum == pytest.approx(expected, rel=1e-12)
