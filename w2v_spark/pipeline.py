@@ -116,18 +116,31 @@ def _sql_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
             spark.conf.set(key, old)
 
 
+def _glob_base(path: str) -> str:
+    """The directory part of ``path`` before any glob character (the path itself if none)."""
+    cut = min((i for i, ch in enumerate(path) if ch in "*?[{"), default=-1)
+    if cut < 0:
+        return path
+    return path[:cut].rsplit("/", 1)[0] or "/"
+
+
+def check_overlap(spark: SparkSession, input_path: str, output: str) -> None:
+    """Refuse an output directory that would contain, or be contained in, the input."""
+    out_q = storage.qualify(spark, output).rstrip("/")
+    in_q = storage.qualify(spark, _glob_base(input_path)).rstrip("/")
+    if in_q == out_q or in_q.startswith(out_q + "/") or out_q.startswith(in_q + "/"):
+        raise OutputError(
+            f"the output {output} and the input {input_path} overlap; choose an output "
+            "directory outside the input"
+        )
+
+
 def check_output(spark: SparkSession, input_path: str | None, output: str, overwrite: bool
                  ) -> None:
     """Refuse an output directory that is not empty (unless ``overwrite``) or that would
     contain, or be contained in, the input."""
-    out_q = storage.qualify(spark, output).rstrip("/")
     if input_path is not None:
-        in_q = storage.qualify(spark, input_path).rstrip("/")
-        if in_q == out_q or in_q.startswith(out_q + "/") or out_q.startswith(in_q + "/"):
-            raise OutputError(
-                f"the output {output} and the input {input_path} overlap; choose an output "
-                "directory outside the input"
-            )
+        check_overlap(spark, input_path, output)
     if storage.is_nonempty_dir(spark, output):
         if not overwrite:
             raise OutputError(
@@ -148,6 +161,7 @@ def tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, output: st
     paths = RunPaths(output)
     if not storage.glob_exists(spark, input_path):
         raise InputError(f"the input {input_path} does not exist")
+    check_overlap(spark, input_path, output)
     _prepare_table(spark, paths.table(TOKENS), overwrite)
     lines = spark.read.text(input_path)
     stats = corpus_stats(lines)
@@ -269,16 +283,15 @@ def train_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
     tcfg = cfg.train
     vocab = Vocabulary.from_table(storage.read_table(spark, paths.table(VOCAB), "vocab"))
     counts = pair_counts(spark, paths)
-    found_epochs = sorted({e for e, _ in counts})
-    found_shards = sorted({s for _, s in counts})
-    if (found_epochs and max(found_epochs) >= tcfg.epochs) or (
-        found_shards and max(found_shards) >= tcfg.num_shards
-    ):
+    made = _read_manifest(spark, paths)["stages"].get("pairs", {})
+    made_epochs = made.get("epochs", 1 + max((e for e, _ in counts), default=-1))
+    made_shards = made.get("shards", 1 + max((s for _, s in counts), default=-1))
+    if (made_epochs, made_shards) != (tcfg.epochs, tcfg.num_shards):
         raise SchemaError(
-            f"the pairs table was generated for {max(found_epochs) + 1} epochs and "
-            f"{max(found_shards) + 1} shards, but [train] asks for epochs={tcfg.epochs} and "
-            f"num_partitions x syncs_per_epoch = {tcfg.num_shards}; run the pairs stage again "
-            "with the same [train] settings (--overwrite)"
+            f"the pairs table was generated for {made_epochs} epochs and {made_shards} shards, "
+            f"but [train] asks for epochs={tcfg.epochs} and num_partitions x syncs_per_epoch = "
+            f"{tcfg.num_shards}; run the pairs stage again with the same [train] settings "
+            "(--overwrite)"
         )
     _prepare_table(spark, paths.table(MODEL), overwrite)
     _prepare_table(spark, paths.table(METRICS), overwrite)
