@@ -121,7 +121,7 @@ class TrainConfig:
     num_partitions: int = 2
     syncs_per_epoch: int = 4
     batch_size: int = 1024
-    merge: str = "average"
+    merge: str = "sum"
     keep_checkpoints: int = 2
 
     def __post_init__(self) -> None:

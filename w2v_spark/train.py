@@ -1,7 +1,8 @@
 """Stage 4: SGNS training on P partitions with a model merge after every sync round.
 
 For epoch ``e`` and round ``r`` the driver broadcasts the current model; task ``p`` trains a
-copy on shard ``r * P + p`` of that epoch's pairs with the NumPy kernel and sends back the
+copy on shard ``r * P + p`` of that epoch's pairs (as in word2vec, the input vector of the
+context word predicts the center word against negatives) with the NumPy kernel and sends back the
 rows it touched; the driver merges them (:func:`w2v_spark.core.averaging.merge_touched`) and
 the next round starts from the merged model. The learning rate decays linearly over the
 pairs of the whole run. Negatives come from the global ``count ** ns_exponent`` distribution.
@@ -147,9 +148,10 @@ def _train_slice(
     for batch in itertools.chain([first], batches):
         if batch.num_rows and pc.min_max(batch.column(2)) != first_range:
             raise RuntimeError("a training task received rows of more than one slice")
+        # As in word2vec, the context word's input vector predicts the center word.
         trainer.train(
-            batch.column(0).to_numpy().astype(np.int32, copy=False),
             batch.column(1).to_numpy().astype(np.int32, copy=False),
+            batch.column(0).to_numpy().astype(np.int32, copy=False),
         )
     seconds = time.perf_counter() - started
     blocks = [

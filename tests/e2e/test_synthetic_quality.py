@@ -20,7 +20,7 @@ def trained(spark, tmp_path_factory):  # type: ignore[no-untyped-def]
     root: Path = tmp_path_factory.mktemp("synthetic")
     corpus = root / "corpus.txt"
     write_corpus(corpus, num_sentences=20_000, seed=0)
-    cfg = load_config()  # the defaults: 5 epochs, 2 partitions x 4 sync rounds, average
+    cfg = load_config()  # the defaults: 5 epochs, 2 partitions x 4 sync rounds, sum
     out = str(root / "run")
     report = pipeline.run_pipeline(spark, cfg, str(corpus), out)
     return report, pipeline.read_embeddings(spark, out)

@@ -61,7 +61,8 @@ class SliceTrainer:
         self.last_lr = self.schedule.at(self.progress_start)
 
     def train(self, centers: np.ndarray, contexts: np.ndarray) -> None:
-        """Train on (m,) centers and contexts, in order, in minibatches of ``batch_size``."""
+        """Train on (m,) pairs, in order, in minibatches of ``batch_size``: the input vector of
+        ``centers[i]`` predicts ``contexts[i]`` against negatives."""
         for start in range(0, centers.shape[0], self.batch_size):
             c = centers[start : start + self.batch_size]
             o = contexts[start : start + self.batch_size]
