@@ -1,0 +1,377 @@
+"""The whole pipeline on Spark: tables, determinism, stage by stage, and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from chispa import assert_df_equality
+
+from w2v_spark import pipeline
+from w2v_spark.config import Config, load_config
+from w2v_spark.errors import (
+    EmptyCorpusError,
+    EmptyVocabularyError,
+    IncompleteTableError,
+    InputError,
+    OutputError,
+    SchemaError,
+)
+from w2v_spark.pipeline import (
+    export_stage,
+    pairs_stage,
+    read_embeddings,
+    run_pipeline,
+    tokenize_stage,
+    train_stage,
+    vocab_stage,
+)
+from w2v_spark.schemas import METRICS_SCHEMA, SUCCESS_MARKER
+from w2v_spark.synthetic import generate_sentences
+
+pytestmark = pytest.mark.spark
+
+EPOCHS = 2
+SYNCS = 2
+PARTITIONS = 2
+KEEP = 2
+TABLES = ("tokens", "vocab", "pairs", "embeddings", "metrics")
+
+
+def _config(*extra: str) -> Config:
+    return load_config(
+        overrides=[
+            f"train.epochs={EPOCHS}",
+            "train.vector_size=16",
+            f"train.syncs_per_epoch={SYNCS}",
+            f"train.num_partitions={PARTITIONS}",
+            f"train.keep_checkpoints={KEEP}",
+            "vocab.min_count=2",
+            *extra,
+        ]
+    )
+
+
+def _write_corpus(directory: Path, sentences: int, seed: int) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "corpus.txt"
+    path.write_text("".join(s + "\n" for s in generate_sentences(sentences, seed=seed)),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def cfg() -> Config:
+    return _config()
+
+
+@pytest.fixture(scope="module")
+def small_cfg() -> Config:
+    """One epoch of two rounds on a smaller model, for the tests that need a cheap run."""
+    return _config("train.epochs=1", "train.vector_size=8")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write_corpus(tmp_path_factory.mktemp("input"), 1500, seed=0)
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write_corpus(tmp_path_factory.mktemp("small-input"), 300, seed=1)
+
+
+@pytest.fixture(scope="module")
+def run_a(spark, cfg: Config, corpus: Path, tmp_path_factory: pytest.TempPathFactory
+          ) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("runs") / "a"
+    return out, run_pipeline(spark, cfg, str(corpus), str(out))
+
+
+@pytest.fixture(scope="module")
+def run_b(spark, cfg: Config, corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "b"
+    run_pipeline(spark, cfg, str(corpus), str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_c(spark, cfg: Config, corpus: Path, tmp_path_factory: pytest.TempPathFactory
+          ) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("runs") / "c"
+    facts = {
+        "tokenize": tokenize_stage(spark, cfg, str(corpus), str(out)),
+        "vocab": vocab_stage(spark, cfg, str(out)),
+        "pairs": pairs_stage(spark, cfg, str(out)),
+        "train": train_stage(spark, cfg, str(out)),
+        "export": export_stage(spark, cfg, str(out)),
+    }
+    return out, facts
+
+
+def _embeddings(out: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    table = pq.read_table(out / "embeddings").sort_by("word_id")
+    assert table.column("word_id").to_pylist() == list(range(table.num_rows))
+    vectors = np.array(table.column("vector").to_pylist(), dtype=np.float32)
+    return table.column("word").to_pylist(), table.column("count").to_numpy(), vectors
+
+
+def _pairs(out: Path) -> dict[tuple[int, int], np.ndarray]:
+    """Every (epoch, shard) of the pairs table in training order: files in name order."""
+    result = {}
+    for shard_dir in sorted((out / "pairs").glob("epoch=*/shard=*")):
+        epoch = int(shard_dir.parent.name.split("=")[1])
+        shard = int(shard_dir.name.split("=")[1])
+        parts = [pq.read_table(f) for f in sorted(shard_dir.glob("*.parquet"))]
+        result[(epoch, shard)] = np.concatenate(
+            [np.stack([p.column("center").to_numpy(), p.column("context").to_numpy()], axis=1)
+             for p in parts]
+        )
+    return result
+
+
+def _assert_same_embeddings(first: Path, second: Path) -> None:
+    words_1, counts_1, vectors_1 = _embeddings(first)
+    words_2, counts_2, vectors_2 = _embeddings(second)
+    assert words_1 == words_2
+    np.testing.assert_array_equal(counts_1, counts_2)
+    assert vectors_1.shape == vectors_2.shape
+    assert np.array_equal(vectors_1, vectors_2)
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+# ---------------------------------------------------------------------------------------------
+# a complete run
+
+
+def test_run_pipeline_writes_every_table(spark, run_a) -> None:
+    out, report = run_a
+    for name in TABLES:
+        assert (out / name / SUCCESS_MARKER).is_file(), name
+    rounds = EPOCHS * SYNCS
+    checkpoints = sorted(p.name for p in (out / "model").iterdir() if p.is_dir())
+    assert checkpoints == [f"round={r:05d}" for r in range(rounds - KEEP + 1, rounds + 1)]
+    for name in checkpoints:
+        assert (out / "model" / name / SUCCESS_MARKER).is_file()
+
+    shards = PARTITIONS * SYNCS
+    found = {(int(p.parent.name.split("=")[1]), int(p.name.split("=")[1]))
+             for p in (out / "pairs").glob("epoch=*/shard=*") if p.is_dir()}
+    assert found == {(e, s) for e in range(EPOCHS) for s in range(shards)}
+    assert sorted(p.name for p in (out / "pairs").iterdir() if p.is_dir()) == [
+        f"epoch={e}" for e in range(EPOCHS)
+    ]
+
+    metrics = spark.read.parquet(str(out / "metrics"))
+    assert metrics.columns == [f.name for f in METRICS_SCHEMA.fields]
+    rows = metrics.orderBy("epoch", "round").collect()
+    assert [(r["epoch"], r["round"]) for r in rows] == [
+        (e, r) for e in range(EPOCHS) for r in range(SYNCS)
+    ]
+    assert all(r["pairs"] > 0 for r in rows)
+    assert all(np.isfinite(r["loss"]) and r["loss"] > 0 for r in rows)
+    assert sum(r["pairs"] for r in rows) == report["pairs"]["pairs"] == report["train"]["pairs"]
+
+    manifest = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert set(manifest["stages"]) == {"tokenize", "vocab", "pairs", "train", "export"}
+    assert manifest["config"]["train"]["epochs"] == EPOCHS
+    assert report["train"]["rounds"] == rounds
+    words, counts, vectors = _embeddings(out)
+    assert len(words) == report["vocab"]["words"] > 0
+    assert vectors.shape == (len(words), 16)
+    assert np.all(np.isfinite(vectors))
+    assert np.all(counts >= 2)
+    assert np.all(np.diff(counts) <= 0)
+
+
+def test_two_runs_are_identical(spark, run_a, run_b) -> None:
+    out_a, _ = run_a
+    _assert_same_embeddings(out_a, run_b)
+    vocab_a = spark.read.parquet(str(out_a / "vocab")).orderBy("word_id")
+    vocab_b = spark.read.parquet(str(run_b / "vocab")).orderBy("word_id")
+    assert_df_equality(vocab_a, vocab_b)
+    pairs_a, pairs_b = _pairs(out_a), _pairs(run_b)
+    assert pairs_a.keys() == pairs_b.keys()
+    for key, values in pairs_a.items():
+        np.testing.assert_array_equal(values, pairs_b[key], err_msg=str(key))
+
+
+def test_stages_one_by_one_match_run_pipeline(run_a, run_c) -> None:
+    (out_a, report), (out_c, facts) = run_a, run_c
+    _assert_same_embeddings(out_a, out_c)
+    for stage, key in (("tokenize", "tokens"), ("vocab", "words"), ("pairs", "pairs"),
+                       ("train", "rounds")):
+        assert facts[stage][key] == report[stage][key], stage
+
+
+def test_vocab_stage_rerun_without_overwrite_refuses(spark, cfg: Config, run_c) -> None:
+    out, _ = run_c
+    before = _snapshot(out / "vocab")
+    with pytest.raises(OutputError, match="--overwrite"):
+        vocab_stage(spark, cfg, str(out))
+    assert _snapshot(out / "vocab") == before
+
+
+@pytest.mark.parametrize(
+    ("table", "next_stage"),
+    [
+        ("tokens", lambda s, c, o: vocab_stage(s, c, o, overwrite=True)),
+        ("vocab", lambda s, c, o: pairs_stage(s, c, o, overwrite=True)),
+        ("pairs", lambda s, c, o: train_stage(s, c, o, overwrite=True)),
+        ("embeddings", lambda s, c, o: read_embeddings(s, o)),
+    ],
+    ids=["tokens", "vocab", "pairs", "embeddings"],
+)
+def test_table_without_success_marker_is_refused(
+    spark, cfg: Config, run_a, tmp_path: Path, table: str,
+    next_stage: Callable[..., Any],
+) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(run_a[0], out)
+    (out / table / SUCCESS_MARKER).unlink()
+    with pytest.raises(IncompleteTableError, match=rf"the {table} table .*incomplete"):
+        next_stage(spark, cfg, str(out))
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input
+
+
+def test_missing_input(spark, cfg: Config, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-corpus.txt"
+    with pytest.raises(InputError, match="does not exist") as info:
+        run_pipeline(spark, cfg, str(missing), str(tmp_path / "out"))
+    assert str(missing) in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_empty_file(spark, cfg: Config, tmp_path: Path) -> None:
+    path = tmp_path / "empty.txt"
+    path.write_bytes(b"")
+    with pytest.raises(EmptyCorpusError, match="is empty"):
+        run_pipeline(spark, cfg, str(path), str(tmp_path / "out"))
+
+
+def test_only_blank_lines(spark, cfg: Config, tmp_path: Path) -> None:
+    path = tmp_path / "blank.txt"
+    path.write_text("\n   \n\t\t\n \u3000 \n\n", encoding="utf-8")
+    with pytest.raises(EmptyCorpusError, match="no tokens"):
+        run_pipeline(spark, cfg, str(path), str(tmp_path / "out"))
+
+
+def test_nothing_left_after_min_count(spark, small_corpus: Path, tmp_path: Path) -> None:
+    cfg = _config("vocab.min_count=100000")
+    with pytest.raises(EmptyVocabularyError, match="min_count=100000"):
+        run_pipeline(spark, cfg, str(small_corpus), str(tmp_path / "out"))
+    assert not (tmp_path / "out" / "vocab" / SUCCESS_MARKER).exists()
+
+
+def test_nonempty_output_needs_overwrite(spark, small_cfg: Config, small_corpus: Path,
+                                         tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stray.txt").write_text("not a table\n", encoding="utf-8")
+    with pytest.raises(OutputError, match="--overwrite") as info:
+        run_pipeline(spark, small_cfg, str(small_corpus), str(out))
+    assert str(out) in str(info.value)
+    assert (out / "stray.txt").is_file()
+    assert sorted(p.name for p in out.iterdir()) == ["stray.txt"]
+
+    report = run_pipeline(spark, small_cfg, str(small_corpus), str(out), overwrite=True)
+    assert report["train"]["rounds"] == SYNCS
+    assert not (out / "stray.txt").exists()
+    for name in TABLES:
+        assert (out / name / SUCCESS_MARKER).is_file(), name
+
+
+@pytest.mark.parametrize(
+    ("input_name", "output_name"),
+    [
+        ("in", "in/out"),
+        ("in", "in"),
+        ("in/", "in/nested/deeper"),
+        ("in/corpus.txt", "in"),
+        ("in/corpus.txt", "in/corpus.txt"),
+    ],
+)
+def test_output_overlapping_the_input_is_refused(
+    spark, small_cfg: Config, tmp_path: Path, input_name: str, output_name: str
+) -> None:
+    source = tmp_path / "in"
+    _write_corpus(source, 20, seed=2)
+    before = _snapshot(source)
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match="overlap"):
+            run_pipeline(spark, small_cfg, f"{tmp_path}/{input_name}",
+                         f"{tmp_path}/{output_name}", overwrite=overwrite)
+        assert _snapshot(source) == before
+
+
+@pytest.mark.parametrize(
+    ("input_name", "output_name"),
+    [("in", "in/out"), ("data/tokens", "data")],
+    ids=["output-inside-input", "input-inside-output"],
+)
+def test_tokenize_stage_never_touches_the_input(
+    spark, small_cfg: Config, tmp_path: Path, input_name: str, output_name: str
+) -> None:
+    source = tmp_path / input_name
+    _write_corpus(source, 20, seed=2)
+    before = _snapshot(source)
+    with pytest.raises(OutputError, match="overlap"):
+        tokenize_stage(spark, small_cfg, str(source), str(tmp_path / output_name),
+                       overwrite=True)
+    assert _snapshot(source) == before
+
+
+def test_train_stage_refuses_pairs_of_fewer_epochs(spark, run_a, tmp_path: Path) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(run_a[0], out)
+    with pytest.raises(SchemaError, match=f"generated for {EPOCHS} epochs"):
+        train_stage(spark, _config(f"train.epochs={EPOCHS + 1}"), str(out), overwrite=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# failures leave nothing that looks complete
+
+
+def test_failed_training_leaves_no_complete_table(
+    spark, small_cfg: Config, small_corpus: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_run_round = pipeline.run_round
+    calls = []
+
+    def failing_run_round(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("injected failure in round 2")
+        return real_run_round(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run_round", failing_run_round)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="injected failure"):
+        run_pipeline(spark, small_cfg, str(small_corpus), str(out))
+    assert len(calls) == 2
+    assert not (out / "embeddings").exists()
+    assert not (out / "metrics" / SUCCESS_MARKER).exists()
+    complete = sorted(str(p.parent.relative_to(out)) for p in out.rglob(SUCCESS_MARKER))
+    assert not [c for c in complete if c.startswith(("metrics", "embeddings"))]
+    assert [c for c in complete if "/" not in c] == ["pairs", "tokens", "vocab"]
+    assert [c for c in complete if c.startswith("model/")] == [
+        "model/round=00000", "model/round=00001"
+    ]
+    manifest = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert "train" not in manifest["stages"]
+    with pytest.raises(InputError, match=r"the embeddings table .* does not exist"):
+        read_embeddings(spark, str(out))

@@ -1,0 +1,170 @@
+"""Stages 4 and 5 on Spark: model checkpoints, the embeddings table and one training round."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql.types import ArrayType, FloatType, IntegerType, LongType, StringType
+
+import w2v_spark.train as train_module
+from w2v_spark.config import TrainConfig
+from w2v_spark.export import embeddings_table
+from w2v_spark.schemas import EMBEDDINGS_SCHEMA, VOCAB_SCHEMA
+from w2v_spark.train import Model, RoundInfo, model_frame, model_from_frame, run_round
+
+pytestmark = pytest.mark.spark
+
+
+def _model(vocab_size: int, dim: int, seed: int, special: bool = True) -> Model:
+    rng = np.random.default_rng(seed)
+    w_in = rng.standard_normal((vocab_size, dim)).astype(np.float32)
+    w_out = rng.standard_normal((vocab_size, dim)).astype(np.float32)
+    if special:
+        w_in[0, 0] = -0.0
+        w_in[1, 1] = np.float32(1e-45)
+        w_out[0, 0] = np.inf
+        w_out[1, 0] = np.array([0x7FC00123], dtype=np.uint32).view(np.float32)[0]
+    return Model(w_in, w_out)
+
+
+def _assert_bit_equal(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.dtype == np.float32 and b.dtype == np.float32
+    assert a.shape == b.shape
+    np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+def _assert_same_model(a: Model, b: Model) -> None:
+    _assert_bit_equal(a.w_in, b.w_in)
+    _assert_bit_equal(a.w_out, b.w_out)
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """Blocks of 3 rows for models with 5 columns."""
+    monkeypatch.setattr(train_module, "_BLOCK_BYTES", 4 * 5 * 3)
+    yield 3
+
+
+def test_model_round_trip_one_block(spark, tmp_path: Path) -> None:
+    model = _model(7, 5, seed=1)
+    frame = model_frame(spark, model)
+    assert frame.count() == 1
+    _assert_same_model(model_from_frame(frame), model)
+    frame.write.parquet(str(tmp_path / "ckpt"))
+    _assert_same_model(model_from_frame(spark.read.parquet(str(tmp_path / "ckpt"))), model)
+
+
+def test_model_round_trip_several_blocks(spark, tmp_path: Path, small_blocks: int) -> None:
+    model = _model(10, 5, seed=2)
+    frame = model_frame(spark, model)
+    blocks = sorted((r["start"], r["rows"], r["dim"]) for r in frame.collect())
+    assert blocks == [(0, 3, 5), (3, 3, 5), (6, 3, 5), (9, 1, 5)]
+    _assert_same_model(model_from_frame(frame), model)
+    frame.repartition(3).write.parquet(str(tmp_path / "ckpt"))
+    _assert_same_model(model_from_frame(spark.read.parquet(str(tmp_path / "ckpt"))), model)
+
+
+def test_model_from_frame_refuses_a_missing_block(spark, small_blocks: int) -> None:
+    frame = model_frame(spark, _model(10, 5, seed=3))
+    with pytest.raises(ValueError, match="do not cover"):
+        model_from_frame(frame.where("start != 3"))
+
+
+def test_embeddings_table(spark, small_blocks: int) -> None:
+    model = _model(10, 5, seed=4, special=False)
+    words = [f"word{i}" for i in range(10)]
+    counts = [100 - 7 * i for i in range(10)]
+    vocab = spark.createDataFrame(
+        [(w, i, c) for i, (w, c) in enumerate(zip(words, counts, strict=True))], VOCAB_SCHEMA
+    ).repartition(2)
+    table = embeddings_table(model_frame(spark, model), vocab)
+    assert [(f.name, f.dataType) for f in table.schema.fields] == [
+        ("word", StringType()),
+        ("word_id", IntegerType()),
+        ("count", LongType()),
+        ("vector", ArrayType(FloatType(), False)),
+    ]
+    assert [f.name for f in table.schema.fields] == [f.name for f in EMBEDDINGS_SCHEMA.fields]
+    expected = spark.createDataFrame(
+        [
+            (w, i, c, [float(x) for x in model.w_in[i]])
+            for i, (w, c) in enumerate(zip(words, counts, strict=True))
+        ],
+        EMBEDDINGS_SCHEMA,
+    )
+    assert_df_equality(table, expected, ignore_nullable=True)
+    arrow = table.toArrow()
+    assert arrow.column("word_id").to_pylist() == list(range(10))
+    vectors = np.array(arrow.column("vector").to_pylist(), dtype=np.float32)
+    _assert_bit_equal(vectors, model.w_in)
+
+
+VOCAB_SIZE = 12
+DIM = 8
+ACTIVE = 6  # only words 0..5 occur in pairs, so input rows 6..11 are never touched
+
+
+@pytest.fixture(scope="module")
+def round_setup(spark):
+    rng = np.random.default_rng(9)
+    frames = []
+    sizes = []
+    for part, n in enumerate((150, 110)):
+        centers = rng.integers(0, ACTIVE, n)
+        contexts = rng.integers(0, ACTIVE, n)
+        rows = [(int(c), int(o), part) for c, o in zip(centers, contexts, strict=True)]
+        frames.append(
+            spark.createDataFrame(rows, "center int, context int, slice int").coalesce(1)
+        )
+        sizes.append(n)
+    counts = np.arange(VOCAB_SIZE, 0, -1, dtype=np.int64) * 10
+    info = RoundInfo(epoch=0, round=0, progress_start=0, round_pairs=sum(sizes),
+                     slice_pairs=tuple(sizes))
+    return frames, counts, info
+
+
+def _train(spark, round_setup, seed: int) -> tuple[Model, Model, object]:
+    frames, counts, info = round_setup
+    cfg = TrainConfig(vector_size=DIM, negative=3, seed=seed, num_partitions=2,
+                      syncs_per_epoch=1, batch_size=16)
+    start = Model.initial(VOCAB_SIZE, DIM, seed=1)
+    model = Model(start.w_in.copy(), start.w_out.copy())
+    key = "spark.sql.unionOutputPartitioning"
+    old = spark.conf.get(key, None)
+    spark.conf.set(key, "false")
+    try:
+        result = run_round(spark, model, frames, counts, cfg, info, info.round_pairs)
+    finally:
+        if old is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, old)
+    return start, model, result
+
+
+def test_run_round_trains_touched_rows_only(spark, round_setup) -> None:
+    start, model, result = _train(spark, round_setup, seed=5)
+    assert result.pairs == round_setup[2].round_pairs
+    assert np.isfinite(result.loss) and result.loss > 0
+    assert np.isfinite(result.mean_loss)
+    assert 0 < result.learning_rate <= 0.025
+    assert len(result.task_seconds) == 2
+    changed_in = np.any(model.w_in != start.w_in, axis=1)
+    assert changed_in[:ACTIVE].all()
+    assert not changed_in[ACTIVE:].any()
+    _assert_bit_equal(model.w_in[ACTIVE:], start.w_in[ACTIVE:])
+    assert np.all(np.any(model.w_out[:ACTIVE] != start.w_out[:ACTIVE], axis=1))
+    assert np.all(np.isfinite(model.w_in)) and np.all(np.isfinite(model.w_out))
+
+
+def test_run_round_is_deterministic(spark, round_setup) -> None:
+    _, first, r1 = _train(spark, round_setup, seed=5)
+    _, second, r2 = _train(spark, round_setup, seed=5)
+    _assert_same_model(first, second)
+    assert r1.loss == r2.loss
+    _, other, _ = _train(spark, round_setup, seed=6)
+    assert not np.array_equal(first.w_out, other.w_out)

@@ -1,0 +1,86 @@
+"""Stage 2 on Spark: counting the vocabulary."""
+
+from __future__ import annotations
+
+import pytest
+from chispa import assert_df_equality
+
+from w2v_spark.config import VocabConfig
+from w2v_spark.errors import EmptyCorpusError, EmptyVocabularyError
+from w2v_spark.schemas import TOKENS_SCHEMA, VOCAB_SCHEMA
+from w2v_spark.vocab import check_vocab, count_vocab
+
+pytestmark = pytest.mark.spark
+
+# Counts: the 5, a 3, zeta 3, b 2, ant 1, yak 1.
+_SENTENCES = [
+    ["the", "zeta", "a", "the"],
+    ["b", "the", "a", "ant"],
+    ["zeta", "the", "yak"],
+    [],
+    ["a", "zeta", "the", "b"],
+]
+
+
+@pytest.fixture(scope="module")
+def tokens(spark):
+    rows = [(i, 0, s) for i, s in enumerate(_SENTENCES)]
+    return spark.createDataFrame(rows, TOKENS_SCHEMA).repartition(2)
+
+
+def _vocab(spark, rows: list[tuple[str, int, int]]):
+    return spark.createDataFrame(rows, VOCAB_SCHEMA)
+
+
+def test_ids_by_descending_count_then_word(spark, tokens) -> None:
+    result = count_vocab(tokens, VocabConfig(min_count=1))
+    expected = _vocab(
+        spark,
+        [("the", 0, 5), ("a", 1, 3), ("zeta", 2, 3), ("b", 3, 2), ("ant", 4, 1), ("yak", 5, 1)],
+    )
+    assert_df_equality(result, expected, ignore_nullable=True)
+    assert [(f.name, f.dataType) for f in result.schema.fields] == [
+        (f.name, f.dataType) for f in VOCAB_SCHEMA.fields
+    ]
+
+
+def test_min_count_filter(spark, tokens) -> None:
+    result = count_vocab(tokens, VocabConfig(min_count=3))
+    expected = _vocab(spark, [("the", 0, 5), ("a", 1, 3), ("zeta", 2, 3)])
+    assert_df_equality(result, expected, ignore_nullable=True)
+
+
+def test_max_vocab_size(spark, tokens) -> None:
+    result = count_vocab(tokens, VocabConfig(min_count=1, max_vocab_size=4))
+    expected = _vocab(spark, [("the", 0, 5), ("a", 1, 3), ("zeta", 2, 3), ("b", 3, 2)])
+    assert_df_equality(result, expected, ignore_nullable=True)
+
+
+def test_min_count_and_max_vocab_size_together(spark, tokens) -> None:
+    result = count_vocab(tokens, VocabConfig(min_count=2, max_vocab_size=10))
+    expected = _vocab(spark, [("the", 0, 5), ("a", 1, 3), ("zeta", 2, 3), ("b", 3, 2)])
+    assert_df_equality(result, expected, ignore_nullable=True)
+
+
+def test_check_vocab_returns_the_size(tokens) -> None:
+    cfg = VocabConfig(min_count=2)
+    assert check_vocab(tokens, count_vocab(tokens, cfg), cfg) == 4
+
+
+def test_check_vocab_nothing_survives_min_count(tokens) -> None:
+    cfg = VocabConfig(min_count=6)
+    vocab = count_vocab(tokens, cfg)
+    with pytest.raises(EmptyVocabularyError) as info:
+        check_vocab(tokens, vocab, cfg)
+    message = str(info.value)
+    assert "min_count=6" in message
+    assert "6 distinct words" in message
+    assert "occurs 5 times" in message
+
+
+@pytest.mark.parametrize("sentences", [[], [[], []]], ids=["no-rows", "empty-sentences"])
+def test_check_vocab_empty_corpus(spark, sentences: list[list[str]]) -> None:
+    tokens = spark.createDataFrame([(i, 0, s) for i, s in enumerate(sentences)], TOKENS_SCHEMA)
+    cfg = VocabConfig(min_count=1)
+    with pytest.raises(EmptyCorpusError, match="no tokens"):
+        check_vocab(tokens, count_vocab(tokens, cfg), cfg)
