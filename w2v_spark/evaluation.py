@@ -291,6 +291,20 @@ def rankdata(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return ranks
 
 
+def _paired_samples(
+    x: npt.ArrayLike, y: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """Two equally long float64 samples, or None when a correlation is undefined (fewer than
+    two values or a non-finite one); unequal lengths raise ValueError."""
+    a = np.asarray(x, dtype=np.float64).ravel()
+    b = np.asarray(y, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"samples differ in length: {a.shape[0]} and {b.shape[0]}")
+    if a.shape[0] < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return None
+    return a, b
+
+
 def pearson(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
     """Pearson correlation of two equally long samples (float64); NaN when undefined.
 
@@ -298,12 +312,10 @@ def pearson(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
         x: shape ``(n,)``.
         y: shape ``(n,)``.
     """
-    a = np.asarray(x, dtype=np.float64).ravel()
-    b = np.asarray(y, dtype=np.float64).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"samples differ in length: {a.shape[0]} and {b.shape[0]}")
-    if a.shape[0] < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
+    samples = _paired_samples(x, y)
+    if samples is None:
         return math.nan
+    a, b = samples
     am = a - a.mean()
     bm = b - b.mean()
     na = float(np.linalg.norm(am))
@@ -324,12 +336,10 @@ def spearman(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
     Returns:
         rho, or NaN when a sample is constant, shorter than 2 or holds NaN.
     """
-    a = np.asarray(x, dtype=np.float64).ravel()
-    b = np.asarray(y, dtype=np.float64).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"samples differ in length: {a.shape[0]} and {b.shape[0]}")
-    if a.shape[0] < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
+    samples = _paired_samples(x, y)
+    if samples is None:
         return math.nan
+    a, b = samples
     return pearson(rankdata(a), rankdata(b))
 
 
