@@ -52,8 +52,11 @@ def test_pipeline_on_standalone_cluster(tmp_path: Path) -> None:
         apps = list((work_dir / worker).glob("app-*/*/stderr"))
         assert apps, f"{worker} ran no executor"
 
-    for table in ("tokens", "vocab", "pairs", "model", "embeddings", "metrics"):
+    for table in ("tokens", "vocab", "pairs", "embeddings", "metrics"):
         assert (out / table / "_SUCCESS").exists(), table
+    checkpoints = sorted(p.name for p in (out / "model").glob("round=*"))
+    assert checkpoints == ["round=00005", "round=00006"]  # 3 epochs x 2 rounds, 2 kept
+    assert all((out / "model" / name / "_SUCCESS").exists() for name in checkpoints)
     emb = pq.read_table(out / "embeddings").sort_by("word_id")
     vocab = pq.read_table(out / "vocab")
     assert emb.num_rows == vocab.num_rows > 100
