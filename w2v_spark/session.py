@@ -29,7 +29,7 @@ DEFAULT_CONF = {
 }
 
 JAVA_HELP = (
-    "Spark needs a Java runtime (17 or 21) and none was found: no 'java' on PATH and no "
+    "Spark needs Java 17 (or 21) and none was found: no 'java' on PATH and no usable "
     "JAVA_HOME. Install one, e.g. 'sudo apt-get install openjdk-17-jre-headless' on "
     "Debian/Ubuntu or 'brew install openjdk@17' on macOS, then set JAVA_HOME or put java "
     "on PATH."
@@ -40,8 +40,9 @@ def find_java(env: dict[str, str] | None = None) -> str:
     """Path of the java executable Spark will use, or raise :class:`JavaNotFoundError`."""
     env = dict(os.environ) if env is None else env
     home = env.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").is_file():
-        return str(Path(home) / "bin" / "java")
+    candidate = Path(home) / "bin" / "java" if home else None
+    if candidate is not None and candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
     found = shutil.which("java", path=env.get("PATH", ""))
     if found:
         return found

@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from w2v_spark.testing.cluster import _find_java, standalone_cluster
+from w2v_spark.errors import JavaNotFoundError
+from w2v_spark.session import find_java
+from w2v_spark.testing.cluster import standalone_cluster
 
 pytestmark = pytest.mark.cluster
 
@@ -210,8 +212,8 @@ def test_worker_that_fails_to_start_raises_with_logs(tmp_path: Path) -> None:
 def test_missing_java_raises_clear_error(tmp_path: Path) -> None:
     """Without JAVA_HOME or java on PATH the error says what to install."""
     env = {"PATH": str(tmp_path / "no-bin"), "JAVA_HOME": str(tmp_path / "no-jdk")}
-    with pytest.raises(RuntimeError, match="Java 17") as excinfo:
-        _find_java(env)
+    with pytest.raises(JavaNotFoundError, match="Java 17") as excinfo:
+        find_java(env)
     assert "apt-get install openjdk-17-jre-headless" in str(excinfo.value)
 
 
@@ -222,4 +224,4 @@ def test_java_home_takes_precedence_over_path(tmp_path: Path) -> None:
     java.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
     java.chmod(0o755)
     env = {"PATH": str(tmp_path / "no-bin"), "JAVA_HOME": str(tmp_path / "jdk")}
-    assert _find_java(env) == str(java)
+    assert find_java(env) == str(java)

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +32,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from w2v_spark.session import find_java
 
 __all__ = ["StandaloneCluster", "spark_home", "standalone_cluster"]
 
@@ -102,27 +103,6 @@ def spark_home() -> Path:
     if not (home / "bin" / "spark-class").is_file() or not (home / "jars").is_dir():
         raise RuntimeError(f"the pyspark package at {home} has no bin/spark-class or jars/")
     return home
-
-
-def _find_java(env: Mapping[str, str]) -> str:
-    """Return the ``java`` executable that ``spark-class`` would use under ``env``.
-
-    ``JAVA_HOME/bin/java`` wins when it exists, otherwise ``java`` is looked up on ``PATH``.
-    Raises :class:`RuntimeError` with installation instructions when neither is usable.
-    """
-    java_home = env.get("JAVA_HOME")
-    if java_home:
-        candidate = Path(java_home) / "bin" / "java"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    found = shutil.which("java", path=env.get("PATH", ""))
-    if found:
-        return found
-    problem = (
-        f"no java executable found: JAVA_HOME={java_home or '<unset>'}, "
-        f"PATH={env.get('PATH', '<unset>')}"
-    )
-    raise RuntimeError(_JAVA_HELP.format(problem=problem))
 
 
 def _java_major_version(java: str, env: Mapping[str, str], timeout: float = 60.0) -> int | None:
@@ -392,7 +372,7 @@ def _cluster_env(
 ) -> dict[str, str]:
     """Build the environment shared by the daemons and ``spark-submit``."""
     env = {k: v for k, v in base.items() if k not in _SCRUBBED_ENV}
-    java = _find_java(env)
+    java = find_java(dict(env))
     java_home = env.get("JAVA_HOME")
     if java_home and not (Path(java_home) / "bin" / "java").is_file():
         del env["JAVA_HOME"]
