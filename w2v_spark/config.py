@@ -122,7 +122,7 @@ class TrainConfig:
     syncs_per_epoch: int = 4
     batch_size: int = 1024
     merge: str = "sum"
-    keep_checkpoints: int = 2
+    keep_checkpoints: int = 0
 
     def __post_init__(self) -> None:
         _check(self.vector_size >= 1, "train", "vector_size", "must be >= 1", self.vector_size)
