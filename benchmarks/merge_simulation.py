@@ -13,12 +13,15 @@ from collections import Counter
 
 import numpy as np
 
+from w2v_spark.config import TrainConfig
 from w2v_spark.core.averaging import TouchedRows, merge_touched
 from w2v_spark.core.pairs import epoch_pairs
 from w2v_spark.core.sampling import NegativeSampler, keep_probabilities
 from w2v_spark.core.training import LearningRate, SliceTrainer
 from w2v_spark.similarity import Embeddings
 from w2v_spark.synthetic import generate_sentences, planted_structure
+
+BATCH = TrainConfig().batch_size
 
 
 class Corpus:
@@ -51,7 +54,8 @@ def simulate(corpus: Corpus, partitions: int, rounds: int, merge: str, *, epochs
                     seed=seed, epoch=e, num_shards=shards)
         for e in range(epochs)
     ]
-    schedule = LearningRate(0.025, 0.0001, sum(p.center.size for p in per_epoch))
+    scale = float(partitions) if merge == "mean" else 1.0
+    schedule = LearningRate(0.025 * scale, 0.0001 * scale, sum(p.center.size for p in per_epoch))
     done = 0
     for epoch, pairs in enumerate(per_epoch):
         for rnd in range(rounds):
@@ -61,7 +65,7 @@ def simulate(corpus: Corpus, partitions: int, rounds: int, merge: str, *, epochs
             for p, mask in enumerate(masks):
                 trainer = SliceTrainer(
                     w_in.copy(), w_out.copy(), sampler,
-                    np.random.default_rng([seed, epoch, rnd, p]), schedule, 5, 1024,
+                    np.random.default_rng([seed, epoch, rnd, p]), schedule, 5, BATCH,
                     float(done), sum(sizes) / max(sizes[p], 1),
                 )
                 trainer.train(pairs.context[mask], pairs.center[mask])
@@ -69,8 +73,8 @@ def simulate(corpus: Corpus, partitions: int, rounds: int, merge: str, *, epochs
                                             trainer.w_in[trainer.touched_in]))
                 parts_out.append(TouchedRows(np.flatnonzero(trainer.touched_out),
                                              trainer.w_out[trainer.touched_out]))
-            merge_touched(w_in, parts_in, merge)
-            merge_touched(w_out, parts_out, merge)
+            merge_touched(w_in, parts_in, merge, partitions)
+            merge_touched(w_out, parts_out, merge, partitions)
             done += sum(sizes)
     emb = Embeddings(corpus.words, w_in)
     return sum(
@@ -90,8 +94,12 @@ def main() -> None:
     total = len(planted_structure().analogies())
     print(f"| partitions | syncs/epoch | merge | solved of {total} (per seed) | seconds |")
     print("|---|---|---|---|---|")
-    for partitions, rounds, merge in [(1, 1, "sum"), (2, 4, "average"), (2, 4, "sum"),
-                                      (4, 4, "average"), (4, 4, "sum"), (8, 8, "sum")]:
+    for partitions, rounds, merge in [
+        (1, 1, "sum"),
+        (2, 4, "mean"), (2, 4, "sum"), (2, 4, "average"),
+        (4, 4, "mean"), (4, 4, "sum"), (4, 4, "average"),
+        (8, 8, "mean"), (8, 8, "sum"),
+    ]:
         started = time.perf_counter()
         solved = [simulate(corpus, partitions, rounds, merge, epochs=args.epochs, dim=args.dim,
                            seed=s) for s in args.seeds]

@@ -20,7 +20,7 @@ import tomllib
 from w2v_spark.errors import ConfigError
 
 INPUT_FORMATS = ("text",)
-MERGE_MODES = ("average", "sum")
+MERGE_MODES = ("mean", "sum", "average")
 
 
 def _check(condition: bool, section: str, key: str, message: str, value: object) -> None:
@@ -108,7 +108,9 @@ class TrainConfig:
 
     The pairs of every epoch are split into ``num_partitions`` slices for each of
     ``syncs_per_epoch`` rounds; after every round the partitions' models are merged
-    (``merge``: ``sum`` of the changes or ``average`` of the touched rows).
+    (``merge``: ``mean`` change over all partitions, each partition training at
+    ``num_partitions`` times the learning rate; ``sum`` of the changes; or ``average`` of the
+    touched rows).
     """
 
     vector_size: int = 100
@@ -120,8 +122,8 @@ class TrainConfig:
     seed: int = 1
     num_partitions: int = 2
     syncs_per_epoch: int = 4
-    batch_size: int = 1024
-    merge: str = "sum"
+    batch_size: int = 128
+    merge: str = "mean"
     keep_checkpoints: int = 0
 
     def __post_init__(self) -> None:
@@ -155,6 +157,11 @@ class TrainConfig:
             self.keep_checkpoints >= 0, "train", "keep_checkpoints",
             "must be >= 0 (0 keeps every round)", self.keep_checkpoints,
         )
+
+    @property
+    def task_lr_scale(self) -> float:
+        """Factor on the learning rate inside a training task (``num_partitions`` for mean)."""
+        return float(self.num_partitions) if self.merge == "mean" else 1.0
 
     @property
     def num_shards(self) -> int:

@@ -139,7 +139,9 @@ def _train_slice(
         rng=np.random.default_rng(
             np.random.SeedSequence([cfg.seed, info.epoch, info.round, partition])
         ),
-        schedule=LearningRate(cfg.alpha, cfg.min_alpha, total_pairs),
+        schedule=LearningRate(
+            cfg.alpha * cfg.task_lr_scale, cfg.min_alpha * cfg.task_lr_scale, total_pairs
+        ),
         negative=cfg.negative,
         batch_size=cfg.batch_size,
         progress_start=float(info.progress_start),
@@ -167,7 +169,7 @@ def _train_slice(
             pa.array([b[3] for b in blocks], pa.binary()),
             pa.array([trainer.pairs_done] * n, pa.int64()),
             pa.array([trainer.loss_sum] * n, pa.float64()),
-            pa.array([trainer.last_lr] * n, pa.float64()),
+            pa.array([trainer.last_lr / cfg.task_lr_scale] * n, pa.float64()),
             pa.array([seconds] * n, pa.float64()),
         ],
         schema=_TOUCHED_ARROW,
@@ -254,8 +256,8 @@ def run_round(
         touched_in, touched_out, stats = _collect_touched(frame, model.w_in.shape[1])
     finally:
         bc.destroy()
-    merge_touched(model.w_in, touched_in, cfg.merge)
-    merge_touched(model.w_out, touched_out, cfg.merge)
+    merge_touched(model.w_in, touched_in, cfg.merge, cfg.num_partitions)
+    merge_touched(model.w_out, touched_out, cfg.merge, cfg.num_partitions)
     parts = stats.by_partition.values()
     pairs = sum(p[0] for p in parts)
     return RoundResult(

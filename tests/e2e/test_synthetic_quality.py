@@ -20,7 +20,7 @@ def trained(spark, tmp_path_factory):  # type: ignore[no-untyped-def]
     root: Path = tmp_path_factory.mktemp("synthetic")
     corpus = root / "corpus.txt"
     write_corpus(corpus, num_sentences=20_000, seed=0)
-    cfg = load_config()  # the defaults: 5 epochs, 2 partitions x 4 sync rounds, sum
+    cfg = load_config()  # the defaults: 5 epochs, 2 partitions x 4 sync rounds, mean
     out = str(root / "run")
     pipeline.run_pipeline(spark, cfg, str(corpus), out)
     metrics = spark.read.parquet(f"{out}/metrics").orderBy("epoch", "round").collect()

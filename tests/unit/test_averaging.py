@@ -53,6 +53,31 @@ def test_sum_mode() -> None:
     np.testing.assert_array_equal(base[3], original[3])
 
 
+@pytest.mark.parametrize("partitions", [2, 4])
+def test_mean_mode(partitions: int) -> None:
+    base = _base()
+    original = base.copy()
+    merge_touched(base, _parts(), "mean", partitions)
+    expected = original.copy()
+    # each row moves by the sum of the partitions' changes over ALL partitions
+    expected[0] += (np.array([10.0, 10.0, 10.0]) - original[0]) / partitions
+    expected[1] += (
+        np.array([20.0, 20.0, 20.0]) + np.array([40.0, 0.0, 4.0]) - 2 * original[1]
+    ) / partitions
+    expected[2] += (np.array([-6.0, -7.0, -8.0]) - original[2]) / partitions
+    np.testing.assert_allclose(base, expected, rtol=1e-6)
+    np.testing.assert_array_equal(base[3], original[3])
+    if partitions == 2:  # a row both partitions touched becomes their mean
+        np.testing.assert_allclose(base[1], [30.0, 10.0, 12.0])
+
+
+def test_mean_mode_needs_enough_partitions() -> None:
+    base = _base()
+    with pytest.raises(ValueError, match="num_partitions=1"):
+        merge_touched(base, _parts(), "mean", 1)
+    np.testing.assert_array_equal(base, _base())
+
+
 @pytest.mark.parametrize("mode", MERGE_MODES)
 def test_single_partition_is_its_own_result(mode: str) -> None:
     base = _base()
