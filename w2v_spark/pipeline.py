@@ -39,7 +39,7 @@ from w2v_spark.schemas import (
 )
 from w2v_spark.similarity import Embeddings
 from w2v_spark.tokenize import corpus_stats, tokenize_lines
-from w2v_spark.train import Model, RoundInfo, RoundResult, model_frame, model_from_frame, run_round
+from w2v_spark.train import Model, RoundInfo, RoundResult, model_frame, run_round
 from w2v_spark.vocab import check_vocab, count_vocab
 
 MANIFEST = "run.json"
@@ -394,12 +394,6 @@ def run_pipeline(spark: SparkSession, cfg: Config, input_path: str, output: str,
         "export": export_stage(spark, cfg, output),
     }
     return report
-
-
-def load_model(spark: SparkSession, output: str) -> Model:
-    """The latest checkpoint of a run as matrices."""
-    paths = RunPaths(output)
-    return model_from_frame(storage.read_table(spark, latest_checkpoint(spark, paths), "model"))
 
 
 def read_embeddings(spark: SparkSession, output: str) -> Embeddings:

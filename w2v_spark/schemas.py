@@ -21,7 +21,6 @@ PAIRS = "pairs"
 MODEL = "model"
 EMBEDDINGS = "embeddings"
 METRICS = "metrics"
-STAGES = (TOKENS, VOCAB, PAIRS, MODEL, EMBEDDINGS, METRICS)
 
 SUCCESS_MARKER = "_SUCCESS"
 
@@ -50,11 +49,6 @@ PAIRS_SCHEMA = StructType(
         StructField("context", IntegerType(), False),
     ]
 )
-PAIRS_WITH_PARTS_SCHEMA = StructType(
-    [*PAIRS_SCHEMA.fields, StructField("epoch", IntegerType(), False),
-     StructField("shard", IntegerType(), False)]
-)
-
 #: A model checkpoint: consecutive blocks of rows of the input and output matrices as raw
 #: little-endian float32, ``rows x dim`` each, rows ``start .. start + rows - 1``.
 MODEL_SCHEMA = StructType(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial, reduce
 
@@ -309,5 +309,3 @@ def model_from_frame(frame: DataFrame) -> Model:
 
     return Model(matrix("input"), matrix("output"))
 
-
-RoundCallback = Callable[[Model, RoundResult], None]

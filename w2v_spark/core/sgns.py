@@ -15,8 +15,6 @@ once, with contributions to the same row summed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from w2v_spark.core.scatter import scatter_add_rows
@@ -52,13 +50,6 @@ def sgns_loss(
     pos = np.einsum("bd,bd->b", h, w_out[contexts].astype(np.float64))
     neg = np.einsum("bd,bkd->bk", h, w_out[negatives].astype(np.float64))
     return float(np.logaddexp(0.0, -pos).sum() + np.logaddexp(0.0, neg).sum())
-
-
-@dataclass
-class StepResult:
-    """What one minibatch step did: its loss before the update, summed over pairs."""
-
-    loss: float
 
 
 def sgns_step(
