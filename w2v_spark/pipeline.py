@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import reduce
 from typing import Any
@@ -37,6 +35,7 @@ from w2v_spark.schemas import (
     TOKENS,
     VOCAB,
 )
+from w2v_spark.session import sql_conf
 from w2v_spark.similarity import Embeddings
 from w2v_spark.tokenize import corpus_stats, tokenize_lines
 from w2v_spark.train import Model, RoundInfo, RoundResult, model_frame, run_round
@@ -101,19 +100,6 @@ def _record(spark: SparkSession, paths: RunPaths, cfg: Config, stage: str, facts
     manifest["config"] = cfg.to_dict()
     manifest["stages"][stage] = facts
     storage.write_text(spark, paths.table(MANIFEST), json.dumps(manifest, indent=2) + "\n")
-
-
-@contextmanager
-def _sql_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
-    old = spark.conf.get(key, None)
-    spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        if old is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, old)
 
 
 def _glob_base(path: str) -> str:
@@ -221,7 +207,7 @@ def pairs_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
     _prepare_table(spark, paths.table(PAIRS), overwrite)
     shards = cfg.train.num_shards
     # Writers stay open per shard, so rows keep the order they were generated in.
-    with _sql_conf(spark, "spark.sql.maxConcurrentOutputFileWriters", str(shards + 1)):
+    with sql_conf(spark, "spark.sql.maxConcurrentOutputFileWriters", str(shards + 1)):
         for epoch in range(cfg.train.epochs):
             frame = generate_pairs(
                 tokens, vocab, cfg.pairs, seed=cfg.train.seed, epoch=epoch, num_shards=shards
@@ -297,8 +283,7 @@ def train_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
     _prepare_table(spark, paths.table(METRICS), overwrite)
     model = Model.initial(len(vocab), tcfg.vector_size, tcfg.seed)
     _write(model_frame(spark, model), paths.checkpoint(0))
-    with _sql_conf(spark, "spark.sql.unionOutputPartitioning", "false"):
-        results = _train_rounds(spark, cfg, paths, vocab, counts, model)
+    results = _train_rounds(spark, cfg, paths, vocab, counts, model)
     done = sum(r.pairs for r in results)
     global_round = len(results)
     metrics_rows = [

@@ -27,6 +27,7 @@ from w2v_spark.core.averaging import TouchedRows, merge_touched
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.training import LearningRate, SliceTrainer
 from w2v_spark.schemas import MODEL_SCHEMA, TOUCHED_SCHEMA
+from w2v_spark.session import sql_conf
 
 #: Largest binary value a task or checkpoint row carries (bytes).
 _BLOCK_BYTES = 32 << 20
@@ -194,7 +195,8 @@ def train_round_frame(
     if union.rdd.getNumPartitions() != len(slices):
         raise RuntimeError(
             f"the union of {len(slices)} training slices has {union.rdd.getNumPartitions()} "
-            "partitions; set spark.sql.unionOutputPartitioning=false"
+            "partitions; run it inside sql_conf(spark, 'spark.sql.unionOutputPartitioning', "
+            "'false') as run_round does"
         )
     body = partial(
         _train_slice, model=model, counts=counts, cfg=cfg, info=info, total_pairs=total_pairs
@@ -252,8 +254,10 @@ def run_round(
     started = time.perf_counter()
     bc = spark.sparkContext.broadcast((model.w_in, model.w_out))
     try:
-        frame = train_round_frame(slices, bc, counts, cfg, info, total_pairs)
-        touched_in, touched_out, stats = _collect_touched(frame, model.w_in.shape[1])
+        # Spark 4 would otherwise run a union of single-partition slices as one partition.
+        with sql_conf(spark, "spark.sql.unionOutputPartitioning", "false"):
+            frame = train_round_frame(slices, bc, counts, cfg, info, total_pairs)
+            touched_in, touched_out, stats = _collect_touched(frame, model.w_in.shape[1])
     finally:
         bc.destroy()
     merge_touched(model.w_in, touched_in, cfg.merge, cfg.num_partitions)

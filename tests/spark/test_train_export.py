@@ -133,16 +133,7 @@ def _train(spark, round_setup, seed: int) -> tuple[Model, Model, object]:
                       syncs_per_epoch=1, batch_size=16)
     start = Model.initial(VOCAB_SIZE, DIM, seed=1)
     model = Model(start.w_in.copy(), start.w_out.copy())
-    key = "spark.sql.unionOutputPartitioning"
-    old = spark.conf.get(key, None)
-    spark.conf.set(key, "false")
-    try:
-        result = run_round(spark, model, frames, counts, cfg, info, info.round_pairs)
-    finally:
-        if old is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, old)
+    result = run_round(spark, model, frames, counts, cfg, info, info.round_pairs)
     return start, model, result
 
 
