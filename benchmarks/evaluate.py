@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow.parquet as pq
 
 from w2v_spark.evaluation import (
@@ -32,11 +31,8 @@ def load_table(path: str | Path) -> Embeddings:
     """An embeddings Parquet table (word, word_id, count, vector) as :class:`Embeddings`."""
     if not (Path(path) / "_SUCCESS").exists():
         raise SystemExit(f"{path} is not a complete table (no _SUCCESS marker)")
-    table = pq.read_table(path, columns=["word", "word_id", "count", "vector"]).sort_by("word_id")
-    vectors = table.column("vector").combine_chunks()
-    dim = len(vectors[0])
-    matrix = vectors.flatten().to_numpy().astype(np.float32).reshape(-1, dim)
-    return Embeddings(table.column("word").to_pylist(), matrix, table.column("count").to_numpy())
+    columns = ["word", "word_id", "count", "vector"]
+    return Embeddings.from_arrow(pq.read_table(path, columns=columns))
 
 
 def score(emb: Embeddings, eval_dir: Path = SHARED_EVAL) -> dict[str, Any]:
@@ -56,18 +52,22 @@ def score(emb: Embeddings, eval_dir: Path = SHARED_EVAL) -> dict[str, Any]:
     }
 
 
+def report(result: dict[str, Any], json_path: str | None, label: str = "") -> None:
+    """Print the headline figures of :func:`score`'s result; write all of it as JSON too."""
+    print(
+        f"{label}analogy {100 * result['analogy_accuracy']:.1f}%  "
+        f"WS353 {result['ws353_spearman']:.3f}  MEN {result['men_spearman']:.3f}"
+    )
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embeddings", required=True, help="an embeddings table directory")
     parser.add_argument("--json", help="also write the full result here")
     args = parser.parse_args()
-    result = score(load_table(args.embeddings))
-    print(
-        f"analogy {100 * result['analogy_accuracy']:.1f}%  "
-        f"WS353 {result['ws353_spearman']:.3f}  MEN {result['men_spearman']:.3f}"
-    )
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    report(score(load_table(args.embeddings)), args.json)
 
 
 if __name__ == "__main__":

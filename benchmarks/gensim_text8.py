@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.evaluate import score
+from benchmarks.evaluate import report, score
 from w2v_spark.similarity import Embeddings
 
 DEFAULT_CORPUS = (
@@ -54,14 +53,7 @@ def main() -> None:
     emb = Embeddings(list(wv.index_to_key), np.asarray(wv.vectors),
                      np.array([wv.get_vecattr(w, "count") for w in wv.index_to_key]))
     result = {"train_seconds": seconds, **score(emb)}
-    print(
-        f"gensim: vocabulary + training {seconds:.0f} s, analogy "
-        f"{100 * result['analogy_accuracy']:.1f}%, WS353 {result['ws353_spearman']:.3f}, "
-        f"MEN {result['men_spearman']:.3f}"
-    )
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-
+    report(result, args.json, label=f"gensim: vocabulary + training {seconds:.0f} s, ")
 
 if __name__ == "__main__":
     main()

@@ -390,10 +390,4 @@ def read_embeddings(spark: SparkSession, output: str) -> Embeddings:
     missing = {"word", "word_id", "count", "vector"} - set(table.columns)
     if missing:
         raise SchemaError(f"the embeddings table {path} lacks column(s) {sorted(missing)}")
-    arrow = table.select("word", "word_id", "count", "vector").toArrow().sort_by("word_id")
-    vectors = arrow.column("vector").combine_chunks()
-    dim = len(vectors[0]) if len(vectors) else 0
-    matrix = vectors.flatten().to_numpy().astype(np.float32).reshape(-1, dim)
-    return Embeddings(
-        arrow.column("word").to_pylist(), matrix, arrow.column("count").to_numpy()
-    )
+    return Embeddings.from_arrow(table.select("word", "word_id", "count", "vector").toArrow())

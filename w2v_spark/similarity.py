@@ -14,6 +14,7 @@ produces NaN.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -183,6 +184,16 @@ class Embeddings:
         self.index: dict[str, int] = index
         self._norms: FloatArray | None = None
         self._normalized: FloatArray | None = None
+
+    @classmethod
+    def from_arrow(cls, table: Any) -> Embeddings:
+        """Embeddings from a pyarrow Table with the embeddings-table columns
+        (``word``, ``word_id``, ``count``, ``vector``: list of float, all of one length d)."""
+        table = table.sort_by("word_id")
+        vectors = table.column("vector").combine_chunks()
+        dim = len(vectors[0]) if len(vectors) else 0
+        matrix = vectors.flatten().to_numpy().astype(np.float32).reshape(-1, dim)
+        return cls(table.column("word").to_pylist(), matrix, table.column("count").to_numpy())
 
     def __repr__(self) -> str:
         return f"Embeddings(V={len(self.words)}, d={self.vector_size})"
