@@ -9,7 +9,7 @@ import pytest
 
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.scatter import scatter_add_rows
-from w2v_spark.core.sgns import sgns_loss, sgns_step
+from w2v_spark.core.sgns import sgns_loss, sgns_loss_shared, sgns_step, sgns_step_shared
 from w2v_spark.core.training import LearningRate, SliceTrainer
 
 
@@ -207,6 +207,108 @@ def test_scatter_add_rows_empty_and_single_row() -> None:
     np.testing.assert_array_equal(one_row, [[4.5, 5.5]])
 
 
+def test_scatter_add_rows_many_runs_matches_add_at() -> None:
+    """Enough repeated rows that the sums take the ``reduceat`` path, not the one-hot one."""
+    rng = np.random.default_rng(11)
+    target = rng.normal(size=(400, 5)).astype(np.float32)
+    index = np.concatenate([rng.integers(0, 300, size=3000), np.arange(300, 400)])
+    values = rng.normal(size=(index.size, 5)).astype(np.float32)
+    expected = target.astype(np.float64)
+    np.add.at(expected, index, values.astype(np.float64))
+    scatter_add_rows(target, index, values)
+    np.testing.assert_allclose(target, expected, rtol=1e-4, atol=1e-4)
+
+
+def _shared_batch(
+    rng: np.random.Generator, vocab: int, batch: int, shared: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centers, contexts and shared negatives with repeats, a negative drawn twice, and some
+    negatives equal to some pairs' contexts."""
+    centers = rng.integers(0, vocab // 2, size=batch)
+    contexts = rng.integers(0, vocab // 2, size=batch)
+    negatives = rng.integers(0, vocab, size=shared)
+    negatives[1] = negatives[0]
+    negatives[2] = contexts[0]
+    return centers, contexts, negatives
+
+
+def _shared_gradient(
+    w_in: np.ndarray, w_out: np.ndarray, centers: np.ndarray, contexts: np.ndarray,
+    negatives: np.ndarray, weight: float, eps: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central finite differences of ``sgns_loss_shared``."""
+    grads = []
+    for which in (0, 1):
+        params = [w_in.copy(), w_out.copy()]
+        target = params[which]
+        grad = np.zeros_like(target)
+        for idx in np.ndindex(*target.shape):
+            saved = target[idx]
+            target[idx] = saved + eps
+            up = sgns_loss_shared(params[0], params[1], centers, contexts, negatives, weight)
+            target[idx] = saved - eps
+            down = sgns_loss_shared(params[0], params[1], centers, contexts, negatives, weight)
+            target[idx] = saved
+            grad[idx] = (up - down) / (2.0 * eps)
+        grads.append(grad)
+    return grads[0], grads[1]
+
+
+def test_shared_step_is_minus_lr_times_gradient_float64() -> None:
+    rng = np.random.default_rng(12)
+    vocab, dim, batch, shared, weight = 24, 6, 10, 5, 5 / 4
+    w_in = rng.normal(0.0, 0.3, size=(vocab, dim))
+    w_out = rng.normal(0.0, 0.3, size=(vocab, dim))
+    centers, contexts, negatives = _shared_batch(rng, vocab, batch, shared)
+    grad_in, grad_out = _shared_gradient(w_in, w_out, centers, contexts, negatives, weight, 1e-6)
+    expected_loss = sgns_loss_shared(w_in, w_out, centers, contexts, negatives, weight)
+
+    lr = 0.05
+    new_in, new_out = w_in.copy(), w_out.copy()
+    loss = sgns_step_shared(new_in, new_out, centers, contexts, negatives, lr, weight)
+
+    np.testing.assert_allclose((new_in - w_in) / -lr, grad_in, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose((new_out - w_out) / -lr, grad_out, rtol=1e-6, atol=1e-8)
+    assert loss == pytest.approx(expected_loss, rel=1e-9)
+    assert np.abs(grad_out[negatives[0]]).max() > 1e-3
+
+
+def test_shared_step_equals_per_pair_step_with_the_same_negatives() -> None:
+    """Sharing K negatives with weight 1 is the per-pair kernel with every pair drawing those
+    same K negatives."""
+    rng = np.random.default_rng(13)
+    vocab, dim, batch, shared = 60, 16, 300, 12
+    w_in = rng.normal(0.0, 0.3, size=(vocab, dim)).astype(np.float32)
+    w_out = rng.normal(0.0, 0.3, size=(vocab, dim)).astype(np.float32)
+    centers, contexts, negatives = _shared_batch(rng, vocab, batch, shared)
+    tiled = np.tile(negatives, (batch, 1))
+
+    per_in, per_out = w_in.copy(), w_out.copy()
+    sgns_step(per_in, per_out, centers, contexts, tiled, 0.03)
+    sgns_step_shared(w_in, w_out, centers, contexts, negatives, 0.03, 1.0)
+
+    np.testing.assert_allclose(w_in, per_in, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(w_out, per_out, rtol=1e-4, atol=1e-6)
+
+
+def test_shared_step_weight_scales_only_the_negative_push() -> None:
+    rng = np.random.default_rng(14)
+    vocab, dim, batch, shared = 30, 8, 40, 6
+    w_in = rng.normal(0.0, 0.3, size=(vocab, dim))
+    w_out = rng.normal(0.0, 0.3, size=(vocab, dim))
+    centers, contexts, negatives = _shared_batch(rng, vocab, batch, shared)
+    deltas = []
+    for weight in (0.0, 1.0, 2.0):
+        new_in, new_out = w_in.copy(), w_out.copy()
+        sgns_step_shared(new_in, new_out, centers, contexts, negatives, 0.1, weight)
+        deltas.append((new_in - w_in, new_out - w_out))
+    for part in (0, 1):
+        positive = deltas[0][part]
+        negative_push = deltas[1][part] - positive
+        np.testing.assert_allclose(deltas[2][part] - positive, 2 * negative_push, atol=1e-12)
+        assert np.abs(negative_push).max() > 1e-3
+
+
 def _planted_pairs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Pairs whose words 0-9 only co-occur with each other, and 10-19 likewise."""
     group = rng.integers(0, 2, size=n)
@@ -220,7 +322,8 @@ def _cosine_matrix(vectors: np.ndarray) -> np.ndarray:
     return unit @ unit.T
 
 
-def test_training_recovers_planted_groups() -> None:
+@pytest.mark.parametrize("shared", [0, 8])
+def test_training_recovers_planted_groups(shared: int) -> None:
     rng = np.random.default_rng(9)
     vocab, dim, epochs, n = 20, 16, 6, 4000
     w_in = ((rng.random((vocab, dim)) - 0.5) / dim).astype(np.float32)
@@ -235,6 +338,7 @@ def test_training_recovers_planted_groups() -> None:
         batch_size=64,
         progress_start=0.0,
         progress_scale=1.0,
+        shared_negatives=shared,
     )
     pass_losses = []
     for _ in range(epochs):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
+_ONE_HOT_LIMIT = 1 << 16
+
 
 def scatter_add_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
     """Add ``values[i]`` to ``target[index[i]]`` for every i, summing duplicates.
 
-    Equivalent to ``np.add.at(target, index, values)`` but much faster: the rows are
-    sorted by index once and each run of equal indices is reduced with ``np.add.reduceat``,
-    so every target row is written once.
+    Equivalent to ``np.add.at(target, index, values)`` but several times faster: the indices
+    are sorted once; rows whose index occurs once are added with one fancy-indexed update,
+    and only the runs of repeated indices are summed with ``np.add.reduceat`` (whose cost
+    is per run), so every target row is written once.
 
     Args:
         target: (V, d) array, updated in place.
@@ -22,9 +25,37 @@ def scatter_add_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray) 
         return
     order = np.argsort(index)
     sorted_index = index[order]
+    differs = sorted_index[1:] != sorted_index[:-1]  # (n-1,)
     is_start = np.empty(n, dtype=bool)
     is_start[0] = True
-    np.not_equal(sorted_index[1:], sorted_index[:-1], out=is_start[1:])
-    starts = np.flatnonzero(is_start)
-    sums = np.add.reduceat(values[order], starts, axis=0)
-    target[sorted_index[starts]] += sums
+    is_start[1:] = differs
+    is_end = np.empty(n, dtype=bool)
+    is_end[-1] = True
+    is_end[:-1] = differs
+    single = is_start & is_end
+    rows = order[single]
+    target[index[rows]] += values[rows]
+    repeated = ~single
+    if repeated.any():
+        rows = order[repeated]
+        starts = np.flatnonzero(is_start[repeated])
+        target[index[rows[starts]]] += _run_sums(values[rows], starts)
+
+
+def _run_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sums of the runs of rows of (m, d) ``values`` that begin at the (R,) ``starts``.
+
+    Few, short runs (the usual case: a handful of frequent words) are summed as one (R, m)
+    one-hot matrix product, which costs less than ``np.add.reduceat``'s per-run overhead;
+    large cases fall back to ``reduceat``.
+    """
+    m = values.shape[0]
+    runs = starts.shape[0]
+    if runs * m > _ONE_HOT_LIMIT:
+        return np.add.reduceat(values, starts, axis=0)
+    run_of_row = np.zeros(m, dtype=np.intp)
+    run_of_row[starts[1:]] = 1
+    np.cumsum(run_of_row, out=run_of_row)
+    one_hot = np.zeros((runs, m), dtype=values.dtype)
+    one_hot[run_of_row, np.arange(m)] = 1.0
+    return one_hot @ values

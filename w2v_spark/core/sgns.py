@@ -19,16 +19,14 @@ import numpy as np
 
 from w2v_spark.core.scatter import scatter_add_rows
 
-_MAX_SCORE = 30.0
-
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic function, elementwise, clipped so that ``exp`` never overflows."""
-    out = np.clip(x, -_MAX_SCORE, _MAX_SCORE)
-    np.negative(out, out=out)
-    np.exp(out, out=out)
-    out += 1.0
-    np.reciprocal(out, out=out)
+    """Logistic function, elementwise, as ``(1 + tanh(x / 2)) / 2``: no ``exp`` to overflow
+    and fewer passes over the array than ``1 / (1 + exp(-x))``. Returns a new array."""
+    out = np.multiply(x, 0.5, dtype=x.dtype)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
     return out
 
 
@@ -100,3 +98,87 @@ def _batch_loss(sig: np.ndarray) -> float:
     pos = np.log(np.maximum(sig[:, 0], eps))
     neg = np.log(np.maximum(1.0 - sig[:, 1:], eps))
     return -float(pos.sum(dtype=np.float64) + neg.sum(dtype=np.float64))
+
+
+def sgns_loss_shared(
+    w_in: np.ndarray,
+    w_out: np.ndarray,
+    centers: np.ndarray,
+    contexts: np.ndarray,
+    negatives: np.ndarray,
+    negative_weight: float,
+) -> float:
+    """Total loss of a minibatch whose pairs share one set of negatives (no update), float64.
+
+    Every pair is scored against all ``K`` shared negatives, each term weighted by
+    ``negative_weight``; a negative equal to the pair's context is left out.
+
+    Args:
+        w_in, w_out: (V, d) parameters.
+        centers, contexts: (B,) int word ids.
+        negatives: (K,) int word ids shared by the B pairs.
+        negative_weight: weight of every negative term (``negative / K`` in training).
+    """
+    h = w_in[centers].astype(np.float64)
+    pos = np.einsum("bd,bd->b", h, w_out[contexts].astype(np.float64))
+    neg = h @ w_out[negatives].astype(np.float64).T  # (B, K)
+    keep = negatives[None, :] != contexts[:, None]
+    neg_terms = np.where(keep, np.logaddexp(0.0, neg), 0.0)
+    return float(np.logaddexp(0.0, -pos).sum() + negative_weight * neg_terms.sum())
+
+
+def sgns_step_shared(
+    w_in: np.ndarray,
+    w_out: np.ndarray,
+    centers: np.ndarray,
+    contexts: np.ndarray,
+    negatives: np.ndarray,
+    lr: float,
+    negative_weight: float,
+) -> float:
+    """One SGD step on a minibatch of pairs that share one set of ``K`` negatives.
+
+    This is the HogBatch idea (Ji et al., 2016): the negative scores of the whole minibatch are
+    one (B, d) x (d, K) matrix product, and the output rows that receive gradients are the B
+    contexts plus at most K negatives instead of B x (k + 1) rows. With
+    ``negative_weight = k / K`` every pair gets, in expectation, the same push away from the
+    noise distribution as with k negatives of its own. A negative drawn twice is one row with
+    twice the weight, so the shared rows are distinct and updated without a scatter. A negative
+    equal to a pair's context is ignored for that pair, as in the original word2vec.
+
+    Args:
+        w_in, w_out: (V, d) float32 parameters, updated in place.
+        centers, contexts: (B,) int word ids.
+        negatives: (K,) int word ids shared by the B pairs.
+        lr: learning rate of this step.
+        negative_weight: weight of every (pair, negative) term.
+
+    Returns:
+        The minibatch loss before the update (:func:`sgns_loss_shared`), summed over B pairs.
+    """
+    noise, drawn = np.unique(negatives, return_counts=True)  # (K',) distinct, (K',) counts
+    weight = drawn.astype(w_in.dtype) * w_in.dtype.type(negative_weight)  # (K',)
+    h = w_in[centers]  # (B, d)
+    u_pos = w_out[contexts]  # (B, d)
+    u_neg = w_out[noise]  # (K', d)
+    sig_pos = _sigmoid(np.linalg.vecdot(h, u_pos))  # (B,)
+    sig_neg = _sigmoid(h @ u_neg.T)  # (B, K')
+    sig_neg[contexts[:, None] == noise[None, :]] = 0.0
+    loss = _shared_loss(sig_pos, sig_neg, weight)
+    step = w_in.dtype.type(lr)
+    g_pos = (1.0 - sig_pos) * step  # (B,)
+    g_neg = sig_neg * (weight * -step)  # (B, K')
+    d_h = g_pos[:, None] * u_pos  # (B, d)
+    d_h += g_neg @ u_neg
+    w_out[noise] += g_neg.T @ h  # (K', d), distinct rows
+    scatter_add_rows(w_out, contexts, g_pos[:, None] * h)
+    scatter_add_rows(w_in, centers, d_h)
+    return loss
+
+
+def _shared_loss(sig_pos: np.ndarray, sig_neg: np.ndarray, weight: np.ndarray) -> float:
+    """Loss from (B,) positive sigmoids and (B, K') negative ones (0 where ignored)."""
+    eps = np.float32(1e-7)
+    pos = np.log(np.maximum(sig_pos, eps)).sum(dtype=np.float64)
+    neg = np.log(np.maximum(1.0 - sig_neg, eps)) @ weight
+    return -float(pos + neg.sum(dtype=np.float64))

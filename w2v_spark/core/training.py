@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from w2v_spark.core.sampling import NegativeSampler
-from w2v_spark.core.sgns import sgns_step
+from w2v_spark.core.sgns import sgns_step, sgns_step_shared
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class SliceTrainer:
     ``round_pairs`` pairs over all partitions, and this slice holds ``slice_pairs`` of them, so a
     pair ``t`` of this slice stands at ``progress_start + t * round_pairs / slice_pairs``.
 
+    With ``shared_negatives = K > 0`` the pairs of a minibatch share K negatives, each weighted
+    ``negative / K`` (:func:`sgns_step_shared`); with 0 every pair draws ``negative`` of its own.
+
     Attributes:
         w_in, w_out: (V, d) float32 local parameters, updated in place.
         touched_in, touched_out: (V,) bool, rows this slice changed.
@@ -48,6 +51,7 @@ class SliceTrainer:
     batch_size: int
     progress_start: float
     progress_scale: float
+    shared_negatives: int = 0
     pairs_done: int = 0
     loss_sum: float = 0.0
     last_lr: float = 0.0
@@ -66,10 +70,17 @@ class SliceTrainer:
         for start in range(0, centers.shape[0], self.batch_size):
             c = centers[start : start + self.batch_size]
             o = contexts[start : start + self.batch_size]
-            negatives = self.sampler.sample(self.rng, (c.shape[0], self.negative))
             position = self.progress_start + self.pairs_done * self.progress_scale
             lr = self.schedule.at(position)
-            self.loss_sum += sgns_step(self.w_in, self.w_out, c, o, negatives, lr)
+            if self.shared_negatives:
+                negatives = self.sampler.sample(self.rng, self.shared_negatives)
+                self.loss_sum += sgns_step_shared(
+                    self.w_in, self.w_out, c, o, negatives, lr,
+                    self.negative / self.shared_negatives,
+                )
+            else:
+                negatives = self.sampler.sample(self.rng, (c.shape[0], self.negative))
+                self.loss_sum += sgns_step(self.w_in, self.w_out, c, o, negatives, lr)
             self.touched_in[c] = True
             self.touched_out[o] = True
             self.touched_out[negatives] = True

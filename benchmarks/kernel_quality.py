@@ -1,0 +1,102 @@
+"""Quality and speed of kernel settings on one epoch of a run's real pairs, in one process.
+
+    .venv/bin/python -m benchmarks.kernel_quality --run out/text8 \\
+        [--variants 128:0 256:32 1024:64] [--epoch 0] [--max-pairs N]
+
+Reads the ``vocab`` table and the pairs of one epoch of a finished run (all shards, in shard
+order), trains a fresh model on them with :class:`SliceTrainer` (one partition, the learning rate
+decaying from ``alpha`` to ``min_alpha`` over those pairs) once per variant, and scores each model
+with the standard evaluation (``benchmarks/evaluate.py``). A variant ``B:K`` is a minibatch of B
+pairs with K shared negatives (``K = 0``: 5 negatives per pair). Every variant trains on the same
+pairs from the same initial model, so the differences are the kernel's.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from benchmarks.evaluate import score  # noqa: E402
+from w2v_spark.core.sampling import NegativeSampler  # noqa: E402
+from w2v_spark.core.training import LearningRate, SliceTrainer  # noqa: E402
+from w2v_spark.similarity import Embeddings  # noqa: E402
+from w2v_spark.train import Model  # noqa: E402
+
+
+def read_pairs(run: Path, epoch: int, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, outputs) int32 of one epoch: the context word's vector predicts the center."""
+    epoch_dir = run / "pairs" / f"epoch={epoch}"
+    shards = sorted(epoch_dir.glob("shard=*"), key=lambda p: int(p.name.split("=")[1]))
+    centers, contexts = [], []
+    for shard in shards:
+        for part in sorted(shard.glob("*.parquet")):
+            table = pq.read_table(part, columns=["center", "context"])
+            centers.append(table["center"].to_numpy())
+            contexts.append(table["context"].to_numpy())
+    center = np.concatenate(centers)[:max_pairs]
+    context = np.concatenate(contexts)[:max_pairs]
+    return context.astype(np.int32), center.astype(np.int32)
+
+
+def train_variant(counts: np.ndarray, inputs: np.ndarray, outputs: np.ndarray, batch: int,
+                  shared: int, dim: int, seed: int) -> tuple[np.ndarray, float]:
+    """The input vectors after one pass, and the pairs per second of the pass."""
+    model = Model.initial(counts.size, dim, seed)
+    trainer = SliceTrainer(
+        model.w_in, model.w_out, NegativeSampler(counts, 0.75), np.random.default_rng(seed),
+        LearningRate(0.025, 0.0001, inputs.size), 5, batch, 0.0, 1.0, shared,
+    )
+    started = time.perf_counter()
+    step = 1 << 20
+    for start in range(0, inputs.size, step):
+        trainer.train(inputs[start : start + step], outputs[start : start + step])
+    return trainer.w_in, inputs.size / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, type=Path, help="output directory of a run")
+    parser.add_argument("--variants", nargs="+", default=["128:0", "256:32", "1024:64"])
+    parser.add_argument("--epoch", type=int, default=0)
+    parser.add_argument("--max-pairs", type=int, default=1 << 62)
+    parser.add_argument("--dim", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    vocab = pq.read_table(args.run / "vocab", columns=["word", "word_id", "count"])
+    order = np.argsort(vocab["word_id"].to_numpy())
+    words = [vocab["word"][int(i)].as_py() for i in order]
+    counts = vocab["count"].to_numpy()[order].astype(np.int64)
+    inputs, outputs = read_pairs(args.run, args.epoch, args.max_pairs)
+    print(f"{inputs.size:,} pairs, {counts.size:,} words", flush=True)
+    print("| batch_size | shared_negatives | pairs/s (one core) | analogy | WS353 | MEN |")
+    print("|---|---|---|---|---|---|")
+    results = []
+    for variant in args.variants:
+        batch, shared = (int(x) for x in variant.split(":"))
+        w_in, rate = train_variant(counts, inputs, outputs, batch, shared, args.dim, args.seed)
+        if not np.all(np.isfinite(w_in)):
+            print(f"| {batch} | {shared} | {rate:,.0f} | diverged | | |", flush=True)
+            continue
+        result = score(Embeddings(words, w_in))
+        results.append({"batch_size": batch, "shared_negatives": shared, "pairs_per_sec": rate,
+                        **{k: result[k] for k in ("analogy_accuracy", "ws353_spearman",
+                                                  "men_spearman")}})
+        print(f"| {batch} | {shared} | {rate:,.0f} | {100 * result['analogy_accuracy']:.1f}% "
+              f"| {result['ws353_spearman']:.3f} | {result['men_spearman']:.3f} |", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
