@@ -110,7 +110,8 @@ class TrainConfig:
     ``syncs_per_epoch`` rounds; after every round the partitions' models are merged
     (``merge``: ``mean`` change over all partitions, each partition training at
     ``num_partitions`` times the learning rate; ``sum`` of the changes; or ``average`` of the
-    touched rows).
+    touched rows). With ``shared_negatives = K > 0`` the pairs of a minibatch share K negative
+    draws, each weighted ``negative / K``; 0 draws ``negative`` per pair.
     """
 
     vector_size: int = 100
@@ -123,6 +124,7 @@ class TrainConfig:
     num_partitions: int = 2
     syncs_per_epoch: int = 4
     batch_size: int = 128
+    shared_negatives: int = 0
     merge: str = "mean"
     keep_checkpoints: int = 0
 
@@ -149,6 +151,10 @@ class TrainConfig:
             self.syncs_per_epoch,
         )
         _check(self.batch_size >= 1, "train", "batch_size", "must be >= 1", self.batch_size)
+        _check(
+            self.shared_negatives >= 0, "train", "shared_negatives",
+            "must be >= 0 (0 = negative draws per pair)", self.shared_negatives,
+        )
         _check(
             self.merge in MERGE_MODES, "train", "merge",
             f"must be one of {', '.join(MERGE_MODES)}", self.merge,
