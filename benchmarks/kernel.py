@@ -1,10 +1,20 @@
-"""Pairs per second of the NumPy SGNS kernel alone, on one core.
+"""Pairs per second of the NumPy SGNS kernel alone, on one core, beside gensim's per-core rate.
 
-    .venv/bin/python -m benchmarks.kernel [--pairs 400000]
+    .venv/bin/python -m benchmarks.kernel [--corpus PATH] [--tokens 2000000] [--dims 100 300]
+    .venv/bin/python -m benchmarks.kernel --profile 256:32   # where one variant's time goes
 
-Pairs are drawn from a Zipf-like distribution over a 70,000-word vocabulary (text8's size), with
-5 negatives each from the same distribution raised to 0.75; the timing covers negative sampling
-and the update, as a training task runs them.
+Both train one epoch of skip-gram with negative sampling on the same corpus slice (the first
+``--tokens`` tokens, cut into 10,000-token sentences), with the same vocabulary (min_count 5),
+window 5, sample 1e-3 and 5 negatives, on one thread:
+
+- the kernel: the pairs of that epoch are generated first by the project's pair generator
+  (not timed), then :class:`SliceTrainer` trains on them (timed: negative sampling and updates)
+  for each ``batch_size:shared_negatives`` variant;
+- gensim: ``Word2Vec(sg=1, workers=1)`` trains one epoch on the same sentences (timed: its
+  ``train`` call, which generates its pairs on the fly). Its pairs/s is the number of pairs the
+  same window and subsampling produce (the kernel's count) over its training time.
+
+Needs the ``bench`` extra for gensim (the gensim column is left out without it).
 """
 
 from __future__ import annotations
@@ -15,43 +25,131 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import cProfile  # noqa: E402
+import gzip  # noqa: E402
+import pstats  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from w2v_spark.core.sampling import NegativeSampler  # noqa: E402
+from w2v_spark.core.pairs import epoch_pairs  # noqa: E402
+from w2v_spark.core.sampling import NegativeSampler, keep_probabilities  # noqa: E402
 from w2v_spark.core.training import LearningRate, SliceTrainer  # noqa: E402
+from w2v_spark.train import Model  # noqa: E402
 
-VOCAB = 70_000
+DEFAULT_CORPUS = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text"
+    / "wiki_text8style_100M.txt.gz"
+)
+SENTENCE = 10_000
 
 
-def measure(pairs: int, dim: int, batch: int, seed: int = 0) -> float:
-    """Pairs per second of :class:`SliceTrainer` on ``pairs`` random pairs."""
-    rng = np.random.default_rng(seed)
-    counts = (1e7 / np.arange(1, VOCAB + 1)).astype(np.int64) + 1
-    prob = counts / counts.sum()
-    centers = rng.choice(VOCAB, pairs, p=prob).astype(np.int32)
-    contexts = rng.choice(VOCAB, pairs, p=prob).astype(np.int32)
-    w_in = (rng.random((VOCAB, dim), dtype=np.float32) - 0.5) / dim
+def read_tokens(path: Path, limit: int) -> list[str]:
+    """The first ``limit`` whitespace-separated tokens of a (gzipped) text file."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    tokens: list[str] = []
+    with opener(path, "rt", encoding="utf-8") as fh:
+        while len(tokens) < limit:
+            piece = fh.read(1 << 22)
+            if not piece:
+                break
+            tokens.extend(piece.split())
+    return tokens[:limit]
+
+
+class Slice:
+    """A corpus slice as sentences, word ids and the epoch's skip-gram pairs."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        counts = Counter(tokens)
+        self.words = sorted((w for w, c in counts.items() if c >= 5),
+                            key=lambda w: (-counts[w], w))
+        index = {w: i for i, w in enumerate(self.words)}
+        self.counts = np.array([counts[w] for w in self.words], dtype=np.int64)
+        self.sentences = [tokens[i : i + SENTENCE] for i in range(0, len(tokens), SENTENCE)]
+        ids = np.array([index.get(w, -1) for w in tokens], dtype=np.int32)
+        offsets = np.append(np.arange(0, len(tokens), SENTENCE), len(tokens))
+        lines = np.arange(offsets.size - 1, dtype=np.int64)
+        pairs = epoch_pairs(ids, offsets, lines, np.zeros_like(lines),
+                            keep_probabilities(self.counts, 1e-3), window=5, seed=1, epoch=0,
+                            num_shards=1)
+        self.inputs = pairs.context.astype(np.int32)
+        self.outputs = pairs.center.astype(np.int32)
+
+
+def kernel_rate(data: Slice, dim: int, batch: int, shared: int) -> float:
+    """Pairs per second of one pass of :class:`SliceTrainer` over the slice's pairs."""
+    model = Model.initial(data.counts.size, dim, 1)
     trainer = SliceTrainer(
-        w_in, np.zeros_like(w_in), NegativeSampler(counts, 0.75), rng,
-        LearningRate(0.025, 0.0001, pairs), 5, batch, 0.0, 1.0,
+        model.w_in, model.w_out, NegativeSampler(data.counts, 0.75), np.random.default_rng(1),
+        LearningRate(0.025, 0.0001, data.inputs.size), 5, batch, 0.0, 1.0, shared,
     )
     started = time.perf_counter()
-    trainer.train(centers, contexts)
-    return pairs / (time.perf_counter() - started)
+    trainer.train(data.inputs, data.outputs)
+    return data.inputs.size / (time.perf_counter() - started)
+
+
+def gensim_seconds(data: Slice, dim: int) -> float | None:
+    """Seconds of one epoch of gensim skip-gram on one worker, or None without gensim."""
+    try:
+        from gensim.models import Word2Vec
+    except ImportError:
+        return None
+    model = Word2Vec(vector_size=dim, window=5, min_count=5, sample=1e-3, negative=5, sg=1,
+                     workers=1, seed=1)
+    model.build_vocab(data.sentences)
+    started = time.perf_counter()
+    model.train(data.sentences, total_examples=len(data.sentences), epochs=1)
+    return time.perf_counter() - started
+
+
+def profile(data: Slice, dim: int, variant: str) -> None:
+    """Print the functions that take the time of one kernel pass (cProfile, own time)."""
+    batch, shared = (int(x) for x in variant.split(":"))
+    profiler = cProfile.Profile()
+    profiler.runcall(kernel_rate, data, dim, batch, shared)
+    stats = pstats.Stats(profiler)
+    total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
+    print(f"| function (vector_size {dim}, batch {batch}, shared {shared}) | own time | share |")
+    print("|---|---|---|")
+    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])  # type: ignore[attr-defined]
+    for (filename, line, name), row in rows[:12]:
+        where = f"{Path(filename).name}:{line} {name}" if line else name
+        print(f"| `{where}` | {row[2]:.2f} s | {100 * row[2] / total:.0f}% |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=400_000)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--tokens", type=int, default=2_000_000)
+    parser.add_argument("--dims", type=int, nargs="+", default=[100, 300])
+    parser.add_argument("--variants", nargs="+", default=["128:0", "256:32", "1024:64"],
+                        help="batch_size:shared_negatives pairs to time")
+    parser.add_argument("--profile", metavar="B:K",
+                        help="only profile this variant at the first --dims size")
     args = parser.parse_args()
-    print("| vector_size | batch_size | pairs/s (one core) |")
-    print("|---|---|---|")
-    for dim in (100, 300):
-        for batch in (128, 1024, 4096):
-            rate = measure(args.pairs, dim, batch)
-            print(f"| {dim} | {batch} | {rate:,.0f} |", flush=True)
+    if not args.corpus.exists():
+        raise SystemExit(f"{args.corpus} not found: pass --corpus")
+    data = Slice(read_tokens(args.corpus, args.tokens))
+    print(f"{args.tokens:,} tokens, {data.counts.size:,} words, {data.inputs.size:,} pairs")
+    if args.profile:
+        profile(data, args.dims[0], args.profile)
+        return
+    print("| vector_size | trainer | pairs/s (one core) | vs gensim |")
+    print("|---|---|---|---|")
+    for dim in args.dims:
+        seconds = gensim_seconds(data, dim)
+        gensim_rate = data.inputs.size / seconds if seconds else None
+        if gensim_rate:
+            print(f"| {dim} | gensim sg=1 workers=1 | {gensim_rate:,.0f} | 1.00 |", flush=True)
+        for variant in args.variants:
+            batch, shared = (int(x) for x in variant.split(":"))
+            rate = kernel_rate(data, dim, batch, shared)
+            ratio = f"{rate / gensim_rate:.2f}" if gensim_rate else "-"
+            print(f"| {dim} | kernel batch {batch}, shared negatives {shared} | {rate:,.0f} "
+                  f"| {ratio} |", flush=True)
 
 
 if __name__ == "__main__":
