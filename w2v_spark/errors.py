@@ -50,3 +50,7 @@ class IncompleteTableError(W2VError):
 
 class JavaNotFoundError(W2VError):
     """Spark needs a Java runtime and none was found."""
+
+
+class VectorFormatError(InputError):
+    """A word2vec or GloVe vectors file is malformed, truncated or not in the stated format."""
