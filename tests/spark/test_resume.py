@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from tests.runs import (
@@ -31,7 +32,7 @@ from tests.runs import (
     table_bytes,
     write_corpus,
 )
-from w2v_spark.errors import IncompleteTableError, OutputError, ResumeError
+from w2v_spark.errors import IncompleteTableError, ModelTooLargeError, OutputError, ResumeError
 from w2v_spark.faults import ENV_VAR
 from w2v_spark.pipeline import export_stage, run_pipeline, train_stage
 from w2v_spark.schemas import SUCCESS_MARKER
@@ -251,6 +252,33 @@ def test_resume_refuses_a_directory_that_holds_no_run(spark, corpus: Path,
     with pytest.raises(ResumeError, match="not a run that can be resumed"):
         run_pipeline(spark, run_config(), str(corpus), str(out), resume=True)
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_export_refuses_a_final_checkpoint_without_its_marker(spark, reference: Path,
+                                                              tmp_path: Path) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(reference, out)
+    (out / "model" / f"round={ROUNDS:05d}" / SUCCESS_MARKER).unlink()
+    with pytest.raises(IncompleteTableError,
+                       match=rf"the model table .*round={ROUNDS:05d} is incomplete"):
+        export_stage(spark, run_config(), str(out), overwrite=True)
+    assert (out / "embeddings" / SUCCESS_MARKER).is_file()
+
+
+def test_a_model_too_large_is_refused_before_training(spark, reference: Path,
+                                                      tmp_path: Path) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(reference, out)
+    before = _snapshot(out)
+    words = pq.read_table(reference / "vocab").num_rows
+    # (8 + 8 * 2) * V * d bytes in the driver JVM: far over the test session's 2g.
+    cfg = run_config("train.vector_size=2000000")
+    with pytest.raises(ModelTooLargeError) as info:
+        train_stage(spark, cfg, str(out), overwrite=True)
+    message = str(info.value)
+    assert f"V={words:,} words x vector_size=2000000" in message
+    assert "GiB" in message and "spark.driver" in message
+    assert _snapshot(out) == before
 
 
 def test_embeddings_bits_are_read_in_row_order(reference: Path) -> None:
