@@ -254,6 +254,7 @@ def tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, output: st
     if resume and (recorded := _resume_check(spark, paths, cfg, "tokenize", input_path)):
         return recorded
     _prepare_table(spark, paths.table(TOKENS), overwrite or resume)
+    storage.check_writable_dir(spark, output)
     manifest = _read_manifest(spark, paths)
     manifest.setdefault("fingerprint", {}).update(
         input=_input_fingerprint(spark, input_path), settings=_settings(spark, cfg)

@@ -79,6 +79,8 @@ def test_output_under_a_file_cannot_be_written(spark, tmp_path: Path) -> None:
     blocker.write_text("not a directory\n", encoding="utf-8")
     with pytest.raises(OutputError, match=rf"{blocker}/out cannot be written"):
         run_pipeline(spark, run_config(), str(corpus), str(blocker / "out"))
+    with pytest.raises(OutputError, match=rf"{blocker}/out cannot be written"):
+        tokenize_stage(spark, run_config(), str(corpus), str(blocker / "out"))
     assert blocker.read_text(encoding="utf-8") == "not a directory\n"
 
 
