@@ -12,7 +12,7 @@ from typing import Any
 
 from w2v_spark import cli_vectors
 from w2v_spark.config import Config, load_config
-from w2v_spark.errors import InputError, W2VError
+from w2v_spark.errors import InputError, OutputError, W2VError
 
 STAGE_COMMANDS = ("tokenize", "vocab", "pairs", "train", "export")
 
@@ -21,6 +21,7 @@ _EPILOG = """examples:
   w2v-spark run --input 'hdfs:///data/text/*.gz' --output hdfs:///models/w2v \\
       --config conf/cluster.toml --set train.vector_size=300 --set train.epochs=3
   w2v-spark vocab --output out/ --set vocab.min_count=10 --overwrite
+  w2v-spark run --input corpus.txt --output out/ --resume    # after a crash: continue
   w2v-spark demo --output .demo
   w2v-spark similar king --output out/
   w2v-spark import --format glove --input glove.6B.50d.txt --embeddings tables/glove
@@ -40,6 +41,10 @@ def _add_common(p: argparse.ArgumentParser, *, needs_input: bool, output_default
                    metavar="SECTION.KEY=VALUE", help="override one config value")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing tables (never touches the input)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in --output: skip complete stages, continue "
+                        "training from the last complete round (refused if the input or the "
+                        "settings changed)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,18 +86,23 @@ def _run_stage(command: str, args: argparse.Namespace, cfg: Config) -> dict[str,
     from w2v_spark import pipeline
     from w2v_spark.session import build_session
 
+    if args.overwrite and args.resume:
+        raise OutputError("--overwrite and --resume exclude each other: --overwrite starts the "
+                          "run again, --resume continues it")
     spark = build_session(cfg.spark)
     if command == "run":
-        return pipeline.run_pipeline(spark, cfg, args.input, args.output, args.overwrite)
+        return pipeline.run_pipeline(spark, cfg, args.input, args.output, args.overwrite,
+                                     resume=args.resume)
     if command == "tokenize":
-        return pipeline.tokenize_stage(spark, cfg, args.input, args.output, args.overwrite)
+        return pipeline.tokenize_stage(spark, cfg, args.input, args.output, args.overwrite,
+                                       resume=args.resume)
     stage = {
         "vocab": pipeline.vocab_stage,
         "pairs": pipeline.pairs_stage,
         "train": pipeline.train_stage,
         "export": pipeline.export_stage,
     }[command]
-    return stage(spark, cfg, args.output, args.overwrite)
+    return stage(spark, cfg, args.output, args.overwrite, resume=args.resume)
 
 
 def _demo(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
@@ -106,7 +116,8 @@ def _demo(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
     print(f"generated the synthetic corpus: {tokens:,} tokens in {corpus}")
     spark = build_session(cfg.spark)
     started = time.perf_counter()
-    report = pipeline.run_pipeline(spark, cfg, str(corpus), str(output), args.overwrite)
+    report = pipeline.run_pipeline(spark, cfg, str(corpus), str(output), args.overwrite,
+                                   resume=args.resume)
     seconds = time.perf_counter() - started
     emb = pipeline.read_embeddings(spark, str(output))
     structure = planted_structure()

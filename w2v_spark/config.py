@@ -47,11 +47,15 @@ class TokenizeConfig:
 
     ``token_pattern`` is a Python regular expression; every match is a token.
     Lines longer than ``max_sentence_length`` tokens are cut into chunks of that length.
+    A match longer than ``max_token_length`` characters is not a word (a base64 blob, a run of
+    one letter): it stays in the tokens table as an empty-string placeholder, gets no vector,
+    and is counted as ``long_tokens`` in the run report.
     """
 
     lowercase: bool = True
     token_pattern: str = r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*|\d+"
     max_sentence_length: int = 10_000
+    max_token_length: int = 100
 
     def __post_init__(self) -> None:
         try:
@@ -68,6 +72,10 @@ class TokenizeConfig:
         _check(
             self.max_sentence_length >= 2, "tokenize", "max_sentence_length",
             "must be at least 2", self.max_sentence_length,
+        )
+        _check(
+            self.max_token_length >= 1, "tokenize", "max_token_length",
+            "must be >= 1", self.max_token_length,
         )
 
 

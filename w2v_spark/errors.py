@@ -48,6 +48,15 @@ class IncompleteTableError(W2VError):
     """A table exists but was not written completely (no ``_SUCCESS`` marker)."""
 
 
+class ResumeError(W2VError):
+    """A run cannot be resumed: its input or its settings differ from the recorded ones, or
+    the output directory holds no run to resume."""
+
+
+class ModelTooLargeError(W2VError):
+    """The model would not fit the memory the Spark settings give the driver or a task."""
+
+
 class JavaNotFoundError(W2VError):
     """Spark needs a Java runtime and none was found."""
 

@@ -23,6 +23,7 @@ from w2v_spark.config import PairsConfig
 from w2v_spark.core.pairs import epoch_pairs
 from w2v_spark.core.sampling import keep_probabilities
 from w2v_spark.errors import SchemaError
+from w2v_spark.faults import with_faults
 from w2v_spark.schemas import PAIRS_SCHEMA
 
 PAIRS_OUT_SCHEMA = StructType([*PAIRS_SCHEMA.fields, StructField("shard", IntegerType(), False)])
@@ -136,4 +137,6 @@ def generate_pairs(
         epoch=epoch,
         num_shards=num_shards,
     )
-    return tokens.select("line_id", "chunk", "tokens").mapInArrow(body, PAIRS_OUT_SCHEMA)
+    return tokens.select("line_id", "chunk", "tokens").mapInArrow(
+        with_faults(body, "pairs"), PAIRS_OUT_SCHEMA
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
+    DataType,
     DoubleType,
     FloatType,
     IntegerType,
@@ -13,6 +14,8 @@ from pyspark.sql.types import (
     StructField,
     StructType,
 )
+
+from w2v_spark.errors import SchemaError
 
 # Table directories under a run's output directory.
 TOKENS = "tokens"
@@ -23,6 +26,10 @@ EMBEDDINGS = "embeddings"
 METRICS = "metrics"
 
 SUCCESS_MARKER = "_SUCCESS"
+
+#: The placeholder a token longer than ``[tokenize] max_token_length`` leaves in the tokens
+#: table: the empty string, which no token pattern may match. It never gets a vector.
+LONG_TOKEN = ""
 
 #: Sentences: the tokens of one input line, or of one chunk of a long line.
 TOKENS_SCHEMA = StructType(
@@ -97,3 +104,29 @@ METRICS_SCHEMA = StructType(
         StructField("seconds", DoubleType(), False),
     ]
 )
+
+
+def _type_name(data_type: DataType) -> str:
+    return str(data_type.simpleString())
+
+
+def check_columns(actual: StructType, expected: StructType, what: str) -> None:
+    """Raise :class:`SchemaError` naming every column of ``expected`` that ``actual`` lacks or
+    holds with another type (nullability is not compared; extra columns are allowed)."""
+    have = {f.name: f.dataType for f in actual.fields}
+    missing = [f.name for f in expected.fields if f.name not in have]
+    wrong = [
+        f"{f.name} is {_type_name(have[f.name])}, expected {_type_name(f.dataType)}"
+        for f in expected.fields
+        if f.name in have and _type_name(have[f.name]) != _type_name(f.dataType)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"lacks column(s) {missing}")
+    if wrong:
+        problems.append("has " + "; ".join(wrong))
+    if problems:
+        raise SchemaError(
+            f"{what} {' and '.join(problems)}; it was not written by this version of w2v_spark, "
+            "or by another stage: write it again with the stage that makes it"
+        )

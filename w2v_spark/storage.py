@@ -3,12 +3,14 @@ Hadoop FileSystem API of the running session, and the completion checks of table
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
-from w2v_spark.errors import IncompleteTableError, InputError
-from w2v_spark.schemas import SUCCESS_MARKER
+from w2v_spark.errors import IncompleteTableError, InputError, OutputError
+from w2v_spark.schemas import SUCCESS_MARKER, check_columns
 
 
 def _fs_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
@@ -68,7 +70,9 @@ def qualify(spark: SparkSession, path: str) -> str:
 
 
 def write_text(spark: SparkSession, path: str, text: str) -> None:
-    """Write a small UTF-8 text file, replacing it: written aside, then renamed into place."""
+    """Write a small UTF-8 text file, replacing it: written completely to ``path.tmp``, then
+    the old file is deleted and the new one renamed into place. A crash between those two steps
+    leaves only the complete ``path.tmp``, which :func:`read_text` then reads."""
     fs, hpath = _fs_path(spark, path)
     jvm = spark.sparkContext._jvm
     assert jvm is not None
@@ -85,15 +89,29 @@ def write_text(spark: SparkSession, path: str, text: str) -> None:
 
 
 def read_text(spark: SparkSession, path: str) -> str:
-    """Read a small UTF-8 text file written by :func:`write_text`."""
+    """Read a small UTF-8 text file written by :func:`write_text` (no Spark job), or its
+    complete ``.tmp`` copy when a crash interrupted the replacement."""
     if not exists(spark, path):
-        raise InputError(f"{path} does not exist")
-    rows = spark.read.text(path, wholetext=True).collect()
-    return "".join(r[0] for r in rows)
+        if not exists(spark, path + ".tmp"):
+            raise InputError(f"{path} does not exist")
+        path += ".tmp"
+    fs, hpath = _fs_path(spark, path)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    stream = fs.open(hpath)
+    try:
+        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+    finally:
+        stream.close()
 
 
-def read_table(spark: SparkSession, path: str, what: str) -> DataFrame:
-    """Read a Parquet table, refusing one that is missing or was not written completely."""
+def read_table(spark: SparkSession, path: str, what: str, schema: StructType | None = None
+               ) -> DataFrame:
+    """Read a Parquet table, refusing one that is missing, was not written completely, or
+    lacks a column of ``schema`` (or has it with another type).
+
+    Nothing in the files is executed: Parquet holds plain typed columns, read as such.
+    """
     if not exists(spark, path):
         raise InputError(
             f"the {what} table {path} does not exist; run the stage that writes it first"
@@ -101,9 +119,13 @@ def read_table(spark: SparkSession, path: str, what: str) -> DataFrame:
     if not is_complete(spark, path):
         raise IncompleteTableError(
             f"the {what} table {path} is incomplete (no {SUCCESS_MARKER} marker): the run that "
-            "wrote it did not finish; run that stage again with --overwrite"
+            "wrote it did not finish; run that stage again with --overwrite, or resume the "
+            "run with --resume"
         )
-    return spark.read.parquet(path)
+    frame = spark.read.parquet(path)
+    if schema is not None:
+        check_columns(frame.schema, schema, f"the {what} table {path}")
+    return frame
 
 
 def glob_exists(spark: SparkSession, path: str) -> bool:
@@ -120,3 +142,82 @@ def list_files(spark: SparkSession, path: str) -> list[str]:
     if not fs.exists(hpath):
         return []
     return sorted(s.getPath().getName() for s in fs.listStatus(hpath) if s.isFile())
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One input file: fully qualified path, size in bytes, modification time (ms)."""
+
+    path: str
+    size: int
+    modified: int
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(("_", "."))
+
+
+def input_files(spark: SparkSession, path: str) -> list[FileInfo]:
+    """The files Spark's text reader reads for ``path`` (a file, a directory read
+    recursively, or a glob), sorted by path; names starting with ``_`` or ``.`` are skipped
+    below a matched directory, as Spark does."""
+    fs, hpath = _fs_path(spark, path)
+    found: list[FileInfo] = []
+    for status in fs.globStatus(hpath) or []:
+        if not status.isDirectory():
+            found.append(_info(status))
+            continue
+        root = str(status.getPath().toString()).rstrip("/")
+        files = fs.listFiles(status.getPath(), True)
+        while files.hasNext():
+            item = files.next()
+            relative = str(item.getPath().toString())[len(root) + 1:]
+            if not any(_hidden(part) for part in relative.split("/")):
+                found.append(_info(item))
+    return sorted(found, key=lambda f: f.path)
+
+
+def _info(status: Any) -> FileInfo:
+    return FileInfo(
+        str(status.getPath().toString()), int(status.getLen()), int(status.getModificationTime())
+    )
+
+
+def sha256(spark: SparkSession, path: str) -> str:
+    """SHA-256 of a file's bytes (hex), computed in the JVM while streaming it."""
+    fs, hpath = _fs_path(spark, path)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    stream = fs.open(hpath)
+    try:
+        return str(jvm.org.apache.commons.codec.digest.DigestUtils.sha256Hex(stream))
+    finally:
+        stream.close()
+
+
+def is_file(spark: SparkSession, path: str) -> bool:
+    """Whether ``path`` exists and is a plain file."""
+    fs, hpath = _fs_path(spark, path)
+    return bool(fs.exists(hpath)) and bool(fs.getFileStatus(hpath).isFile())
+
+
+def check_writable_dir(spark: SparkSession, path: str) -> None:
+    """Create directory ``path`` if needed and prove a file can be written in it; raise
+    :class:`OutputError` with the file system's reason when not."""
+    fs, hpath = _fs_path(spark, path)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    probe = jvm.org.apache.hadoop.fs.Path(join(path, ".w2v_spark-write-probe"))
+    try:
+        if not fs.mkdirs(hpath):
+            raise OSError("the file system refused to create it")
+        fs.create(probe, True).close()
+        fs.delete(probe, False)
+    except Exception as exc:  # py4j wraps the Java exception; its message names the reason
+        reason = str(exc).strip().splitlines()
+        detail = next((line for line in reason if "Exception" in line), reason[0] if reason
+                      else type(exc).__name__)
+        raise OutputError(
+            f"the output directory {path} cannot be written: {detail.strip()}; choose an "
+            "--output you can write to"
+        ) from None

@@ -4,6 +4,9 @@ Each line is decoded as UTF-8 (invalid bytes become U+FFFD, which no default tok
 optionally lowercased, and every match of ``token_pattern`` is a token. A line with more than
 ``max_sentence_length`` tokens is cut into consecutive chunks of at most that many tokens, so a
 single-line corpus such as text8 trains like any other. Lines without tokens produce nothing.
+A match longer than ``max_token_length`` characters becomes the placeholder
+:data:`~w2v_spark.schemas.LONG_TOKEN` (the empty string, which no token pattern may match): it
+keeps its place in the sentence, the vocabulary skips and counts it, and it never gets a vector.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from pyspark.sql import functions as F
 
 from w2v_spark.config import TokenizeConfig
 from w2v_spark.errors import SchemaError
-from w2v_spark.schemas import TOKENS_SCHEMA
+from w2v_spark.schemas import LONG_TOKEN, TOKENS_SCHEMA
 
 #: Very long lines are scanned in pieces of about this many characters, cut at whitespace.
 _PIECE_CHARS = 1 << 20
 _OUT_ROWS = 512
+_SPACE = re.compile(r"\s")
 
 _ARROW_SCHEMA = pa.schema(
     [
@@ -43,6 +47,7 @@ class CorpusStats:
     lines: int
     blank_lines: int
     invalid_utf8_lines: int
+    nul_lines: int = 0
 
 
 def _pieces(text: str) -> Iterator[str]:
@@ -54,21 +59,24 @@ def _pieces(text: str) -> Iterator[str]:
         if end >= n:
             yield text[start:]
             return
-        cut = end
-        while cut < n and not text[cut].isspace():
-            cut += 1
+        space = _SPACE.search(text, end)
+        cut = n if space is None else space.start()
         yield text[start:cut]
         start = cut
 
 
-def tokenize_text(text: str, pattern: re.Pattern[str], lowercase: bool, max_len: int
-                  ) -> Iterator[list[str]]:
-    """The sentences of one line: lists of at most ``max_len`` tokens, in order."""
+def tokenize_text(text: str, pattern: re.Pattern[str], lowercase: bool, max_len: int,
+                  max_token_length: int | None = None) -> Iterator[list[str]]:
+    """The sentences of one line: lists of at most ``max_len`` tokens, in order; a token longer
+    than ``max_token_length`` characters is replaced by the placeholder ``LONG_TOKEN``."""
     if lowercase:
         text = text.lower()
     current: list[str] = []
     for piece in _pieces(text):
-        current.extend(pattern.findall(piece))
+        found = pattern.findall(piece)
+        if max_token_length is not None:
+            found = [t if len(t) <= max_token_length else LONG_TOKEN for t in found]
+        current.extend(found)
         while len(current) >= max_len:
             yield current[:max_len]
             current = current[max_len:]
@@ -77,7 +85,8 @@ def tokenize_text(text: str, pattern: re.Pattern[str], lowercase: bool, max_len:
 
 
 def _tokenize_batches(
-    batches: Iterator[pa.RecordBatch], *, pattern: str, lowercase: bool, max_len: int
+    batches: Iterator[pa.RecordBatch], *, pattern: str, lowercase: bool, max_len: int,
+    max_token_length: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """mapInArrow body: (line_id long, value binary) batches to TOKENS_SCHEMA batches."""
     rx = re.compile(pattern)
@@ -106,7 +115,8 @@ def _tokenize_batches(
             if raw is None:
                 continue
             text = raw.decode("utf-8", errors="replace")
-            for chunk, tokens in enumerate(tokenize_text(text, rx, lowercase, max_len)):
+            sentences_of_line = tokenize_text(text, rx, lowercase, max_len, max_token_length)
+            for chunk, tokens in enumerate(sentences_of_line):
                 line_ids.append(line_id)
                 chunks.append(chunk)
                 sentences.append(tokens)
@@ -140,6 +150,7 @@ def tokenize_lines(lines: DataFrame, cfg: TokenizeConfig, partitions: int) -> Da
         pattern=cfg.token_pattern,
         lowercase=cfg.lowercase,
         max_len=cfg.max_sentence_length,
+        max_token_length=cfg.max_token_length,
     )
     tokens = numbered.mapInArrow(body, TOKENS_SCHEMA)
     return tokens.repartition(partitions, "line_id", "chunk").sortWithinPartitions(
@@ -148,13 +159,18 @@ def tokenize_lines(lines: DataFrame, cfg: TokenizeConfig, partitions: int) -> Da
 
 
 def corpus_stats(lines: DataFrame) -> CorpusStats:
-    """Count lines, blank lines and lines that are not valid UTF-8 (one pass, in Spark)."""
+    """Count lines, blank lines, lines that are not valid UTF-8 and lines holding NUL bytes
+    (one pass, in Spark)."""
     value = F.col("value").cast("binary")
     text = F.col("value").cast("string")
     row = lines.select(
         F.count(F.lit(1)).alias("lines"),
         F.sum(F.when(F.trim(text) == "", 1).otherwise(0)).alias("blank"),
         F.sum(F.when(~F.is_valid_utf8(value), 1).otherwise(0)).alias("invalid"),
+        F.sum(F.when(F.instr(text, "\u0000") > 0, 1).otherwise(0)).alias("nul"),
     ).first()
     assert row is not None
-    return CorpusStats(int(row["lines"]), int(row["blank"] or 0), int(row["invalid"] or 0))
+    return CorpusStats(
+        int(row["lines"]), int(row["blank"] or 0), int(row["invalid"] or 0),
+        int(row["nul"] or 0),
+    )

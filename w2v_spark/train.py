@@ -26,6 +26,7 @@ from w2v_spark.config import TrainConfig
 from w2v_spark.core.averaging import TouchedRows, merge_touched
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.training import LearningRate, SliceTrainer
+from w2v_spark.faults import with_faults
 from w2v_spark.schemas import MODEL_SCHEMA, TOUCHED_SCHEMA
 from w2v_spark.session import sql_conf
 
@@ -202,7 +203,7 @@ def train_round_frame(
     body = partial(
         _train_slice, model=model, counts=counts, cfg=cfg, info=info, total_pairs=total_pairs
     )
-    return union.mapInArrow(body, TOUCHED_SCHEMA)
+    return union.mapInArrow(with_faults(body, "train"), TOUCHED_SCHEMA)
 
 
 def _collect_touched(

@@ -7,11 +7,17 @@ from pyspark.sql import functions as F
 
 from w2v_spark.config import VocabConfig
 from w2v_spark.errors import EmptyCorpusError, EmptyVocabularyError
-from w2v_spark.schemas import VOCAB_SCHEMA
+from w2v_spark.schemas import LONG_TOKEN, VOCAB_SCHEMA
+
+
+def _words(tokens: DataFrame) -> DataFrame:
+    """One ``word`` row per token, without the placeholders of over-long tokens."""
+    return tokens.select(F.explode("tokens").alias("word")).where(F.col("word") != LONG_TOKEN)
 
 
 def count_vocab(tokens: DataFrame, cfg: VocabConfig) -> DataFrame:
-    """Count words and keep those with at least ``min_count`` occurrences.
+    """Count words and keep those with at least ``min_count`` occurrences (placeholders of
+    tokens longer than ``[tokenize] max_token_length`` are not words).
 
     Ids run from 0 by descending count, ties broken by the word, so the same tokens give the
     same table. With ``max_vocab_size > 0`` only that many of the most frequent words remain.
@@ -24,7 +30,7 @@ def count_vocab(tokens: DataFrame, cfg: VocabConfig) -> DataFrame:
         A DataFrame with :data:`~w2v_spark.schemas.VOCAB_SCHEMA`, ordered by ``word_id``.
     """
     counts = (
-        tokens.select(F.explode("tokens").alias("word"))
+        _words(tokens)
         .groupBy("word")
         .agg(F.count(F.lit(1)).cast("long").alias("count"))
         .where(F.col("count") >= cfg.min_count)
@@ -43,14 +49,14 @@ def check_vocab(tokens: DataFrame, vocab: DataFrame, cfg: VocabConfig) -> int:
     size = vocab.count()
     if size > 0:
         return size
-    stats = tokens.select(F.explode("tokens").alias("word")).groupBy("word").count().agg(
+    stats = _words(tokens).groupBy("word").count().agg(
         F.count(F.lit(1)).alias("types"), F.max("count").alias("top")
     ).first()
     types = int(stats["types"]) if stats is not None else 0
     if stats is None or types == 0:
         raise EmptyCorpusError(
-            "the corpus has no tokens: every line is empty or has no match of "
-            "[tokenize] token_pattern"
+            "the corpus has no tokens that can be words: every line is empty, has no match of "
+            "[tokenize] token_pattern, or only matches longer than [tokenize] max_token_length"
         )
     raise EmptyVocabularyError(
         f"no word occurs at least min_count={cfg.min_count} times: the corpus has {types} "

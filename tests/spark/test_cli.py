@@ -115,3 +115,21 @@ def test_missing_required_argument_exits_2(capsys: pytest.CaptureFixture[str]) -
         main(["run", "--output", "somewhere"])
     assert info.value.code == 2
     assert "--input" in capsys.readouterr().err
+
+
+def test_resume_and_overwrite_together_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["run", "--input", str(tmp_path / "corpus.txt"), "--output",
+                 str(tmp_path / "out"), "--overwrite", "--resume"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("w2v-spark: error: --overwrite and --resume exclude each other")
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_command_offers_resume(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("run", "tokenize", "vocab", "pairs", "train", "export"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "--resume" in capsys.readouterr().out, command

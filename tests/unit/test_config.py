@@ -96,6 +96,8 @@ def test_unknown_key_lists_valid_keys() -> None:
         ({"pairs": {"sample": False}}, "sample", "float"),
         ({"tokenize": {"lowercase": 1}}, "lowercase", "bool"),
         ({"spark": {"master": 4}}, "master", "str"),
+        ({"tokenize": {"max_token_length": "100"}}, "max_token_length", "int"),
+        ({"train": {"vector_size": 1.5}}, "vector_size", "int"),
     ],
 )
 def test_wrong_type_names_key_and_type(data: dict, key: str, type_name: str) -> None:
@@ -122,6 +124,21 @@ def test_wrong_type_names_key_and_type(data: dict, key: str, type_name: str) -> 
         ("tokenize.token_pattern=\"a*\"", "token_pattern"),
         ("input.format=parquet", "format"),
         ("spark.driver_memory=lots", "driver_memory"),
+        ("train.vector_size=-5", "vector_size"),
+        ("train.num_partitions=0", "num_partitions"),
+        ("train.num_partitions=-2", "num_partitions"),
+        ("train.syncs_per_epoch=0", "syncs_per_epoch"),
+        ("train.batch_size=0", "batch_size"),
+        ("train.alpha=0", "alpha"),
+        ("train.alpha=-0.1", "alpha"),
+        ("train.seed=-1", "seed"),
+        ("train.keep_checkpoints=-1", "keep_checkpoints"),
+        ("train.negative=-3", "negative"),
+        ("vocab.min_count=-1", "min_count"),
+        ("vocab.max_vocab_size=-1", "max_vocab_size"),
+        ("tokenize.max_sentence_length=1", "max_sentence_length"),
+        ("tokenize.max_token_length=0", "max_token_length"),
+        ("tokenize.max_token_length=-10", "max_token_length"),
     ],
 )
 def test_out_of_range_names_key(override: str, key: str) -> None:

@@ -502,7 +502,12 @@ def standalone_cluster(
         deadline = time.monotonic() + startup_timeout
         for attempt in range(1, _MASTER_START_ATTEMPTS + 1):
             port, web_port = _free_ports(2)
-            master_env = {**env, "SPARK_MASTER_OPTS": "-Dspark.port.maxRetries=0"}
+            # No REST submission server: it would take the fixed port 6066, which a second
+            # cluster on the same machine cannot bind, and the master then never comes up.
+            master_env = {
+                **env,
+                "SPARK_MASTER_OPTS": "-Dspark.port.maxRetries=0 -Dspark.master.rest.enabled=false",
+            }
             with open(master_log, "a", encoding="utf-8") as log:
                 log.write(f"{_ATTEMPT_MARKER} {attempt}: port {port}, web UI port {web_port}\n")
             master = _start_daemon(

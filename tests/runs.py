@@ -1,0 +1,150 @@
+"""Helpers shared by the tests that compare whole runs: a small run's settings, the command
+line in a separate driver process, and bit-level comparisons of the tables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from w2v_spark.config import Config, load_config
+from w2v_spark.synthetic import generate_sentences
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: A run of 2 epochs x 2 sync rounds on a tiny model: four rounds to interrupt.
+RUN_SETTINGS = (
+    "train.epochs=2",
+    "train.syncs_per_epoch=2",
+    "train.num_partitions=2",
+    "train.vector_size=8",
+    "vocab.min_count=2",
+)
+
+#: The test session's Spark settings that change results or file layout, for a driver started
+#: in another process (see tests/conftest.py).
+SPARK_SETTINGS = (
+    "spark.master=local[2]",
+    "spark.driver_memory=2g",
+    "spark.conf.spark.ui.enabled=false",
+    "spark.conf.spark.sql.shuffle.partitions=2",
+    "spark.conf.spark.default.parallelism=2",
+    "spark.conf.spark.sql.execution.arrow.maxRecordsPerBatch=64",
+)
+
+
+def run_config(*extra: str) -> Config:
+    """The small run's config, with ``extra`` overrides."""
+    return load_config(overrides=[*RUN_SETTINGS, *extra])
+
+
+def write_corpus(directory: Path, sentences: int = 400, seed: int = 5) -> Path:
+    """A synthetic corpus file of ``sentences`` lines."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "corpus.txt"
+    path.write_text("".join(s + "\n" for s in generate_sentences(sentences, seed=seed)),
+                    encoding="utf-8")
+    return path
+
+
+def cli_command(command: str, output: Path, *args: str, master: str = "local[2]",
+                settings: Sequence[str] = RUN_SETTINGS) -> list[str]:
+    """``w2v-spark <command>`` run by this interpreter as a separate driver process."""
+    overrides = [s for s in SPARK_SETTINGS if not s.startswith("spark.master=")]
+    flags = [item for s in (*settings, f"spark.master={master}", *overrides)
+             for item in ("--set", s)]
+    return [sys.executable, "-m", "w2v_spark.cli", command, "--output", str(output),
+            *args, *flags]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a driver process: this package first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    env["PYSPARK_PYTHON"] = sys.executable
+    env.update(extra)
+    return env
+
+
+def run_cli(command: list[str], env: dict[str, str], timeout: float = 600
+            ) -> subprocess.CompletedProcess[str]:
+    """Run a driver process to the end and return its output."""
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False, cwd=REPO_ROOT)
+
+
+def data_files(table: Path) -> list[Path]:
+    """The Parquet files of a table in name order (the order Spark reads them in)."""
+    return sorted(table.rglob("*.parquet"), key=lambda p: str(p.relative_to(table)))
+
+
+def _normalized_footer(path: Path) -> dict[str, Any]:
+    """A Parquet file's metadata with each column's list of encodings sorted: parquet-mr lists
+    them from a hash set, in an order that varies from one JVM to the next."""
+    meta = pq.ParquetFile(path).metadata
+    footer = meta.to_dict()
+    for group in footer["row_groups"]:
+        for column in group["columns"]:
+            column["encodings"] = tuple(sorted(column["encodings"]))
+    footer["key_value_metadata"] = dict(meta.metadata or {})
+    footer.pop("serialized_size", None)
+    return footer
+
+
+def table_bytes(table: Path) -> list[tuple[bytes, dict[str, Any]]]:
+    """Every data file of a table, in name order (names hold a job id, so only the order and
+    the contents are compared): the bytes before the footer (magic number, pages, dictionary
+    pages) and the footer's content (schema, row groups, offsets, sizes, statistics)."""
+    files = []
+    for path in data_files(table):
+        data = path.read_bytes()
+        footer_length = int.from_bytes(data[-8:-4], "little")
+        files.append((data[: len(data) - footer_length - 8], _normalized_footer(path)))
+    return files
+
+
+def embeddings_bits(output: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Words, counts and vectors as uint32 bit patterns, in the table's row order."""
+    parts = [pq.read_table(p) for p in data_files(output / "embeddings")]
+    words = [w for t in parts for w in t.column("word").to_pylist()]
+    counts = np.concatenate([t.column("count").to_numpy() for t in parts])
+    vectors = np.concatenate([
+        np.asarray(t.column("vector").to_pylist(), dtype=np.float32) for t in parts
+    ])
+    return words, counts, vectors.view(np.uint32)
+
+
+def pairs_by_shard(output: Path) -> dict[str, np.ndarray]:
+    """Every epoch/shard directory's (center, context) rows in training order."""
+    result = {}
+    for shard in sorted((output / "pairs").glob("epoch=*/shard=*")):
+        parts = [pq.read_table(f) for f in data_files(shard)]
+        result[f"{shard.parent.name}/{shard.name}"] = np.concatenate([
+            np.stack([t.column("center").to_numpy(), t.column("context").to_numpy()], axis=1)
+            for t in parts
+        ])
+    return result
+
+
+def assert_same_run(first: Path, second: Path) -> None:
+    """The pairs and embeddings of two runs are identical: every value bit for bit, the row
+    order, and every embeddings data file byte for byte up to the footer, whose content is
+    also the same."""
+    pairs_1, pairs_2 = pairs_by_shard(first), pairs_by_shard(second)
+    assert pairs_1.keys() == pairs_2.keys()
+    for key, rows in pairs_1.items():
+        np.testing.assert_array_equal(rows, pairs_2[key], err_msg=key)
+    words_1, counts_1, bits_1 = embeddings_bits(first)
+    words_2, counts_2, bits_2 = embeddings_bits(second)
+    assert words_1 == words_2
+    np.testing.assert_array_equal(counts_1, counts_2)
+    np.testing.assert_array_equal(bits_1, bits_2)
+    assert table_bytes(first / "embeddings") == table_bytes(second / "embeddings")

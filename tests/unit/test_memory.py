@@ -1,0 +1,72 @@
+"""The memory estimate checked before training (no Spark)."""
+
+from __future__ import annotations
+
+import pytest
+
+from w2v_spark.errors import ModelTooLargeError
+from w2v_spark.memory import check_model_fits, estimate, parse_bytes
+
+GIB = 1 << 30
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "expected"),
+    [("4g", "b", 4 * GIB), ("512m", "b", 512 << 20), ("2GB", "b", 2 * GIB),
+     ("1024", "b", 1024), ("1024", "m", GIB), ("3k", "m", 3 << 10), ("0", "b", 0)],
+)
+def test_parse_bytes(text: str, unit: str, expected: int) -> None:
+    assert parse_bytes(text, unit) == expected
+
+
+def test_parse_bytes_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="lots"):
+        parse_bytes("lots")
+
+
+def test_estimate_formulas() -> None:
+    est = estimate(vocab_size=1000, vector_size=100, num_partitions=4)
+    vd = 100_000
+    assert est.worker_python == 32 * vd
+    assert est.driver_jvm == 40 * vd
+    assert est.driver_python == 76 * vd
+    assert est.collected == 32 * vd
+    assert est.executor_jvm == 8 * vd
+
+
+def test_text8_sized_model_fits_the_defaults() -> None:
+    settings = {"spark.driver.memory": "4g", "spark.driver.maxResultSize": "4g"}
+    check_model_fits(67_903, 100, 2, settings, local=True)
+    check_model_fits(67_903, 100, 8, {**settings, "spark.executor.memory": "4g"}, local=False)
+
+
+def test_collected_rows_over_max_result_size() -> None:
+    # 8 * P * V * d = 8 * 8 * 1e6 * 100 bytes = 6.4 GB > 4 GiB
+    with pytest.raises(ModelTooLargeError) as info:
+        check_model_fits(1_000_000, 100, 8, {"spark.driver.maxResultSize": "4g",
+                                             "spark.driver.memory": "64g"}, local=True)
+    message = str(info.value)
+    assert "V=1,000,000" in message and "vector_size=100" in message
+    assert "5.96 GiB" in message and "spark.driver.maxResultSize allows 4.00 GiB" in message
+    assert "lower [train] vector_size" in message
+
+
+def test_driver_heap() -> None:
+    # (8 + 8 * 2) * 2e5 * 300 bytes = 1.34 GiB > 1 GiB - 300 MiB reserved
+    with pytest.raises(ModelTooLargeError,
+                       match=r"1\.34 GiB .*spark\.driver\.memory allows 0\.71 GiB"):
+        check_model_fits(200_000, 300, 2, {"spark.driver.memory": "1g",
+                                           "spark.driver.maxResultSize": "0"}, local=True)
+
+
+def test_executor_memory_on_a_cluster_only() -> None:
+    settings = {"spark.driver.memory": "64g", "spark.driver.maxResultSize": "0",
+                "spark.executor.memory": "2g"}
+    # 32 * V * d = 32 * 1e6 * 100 bytes = 2.98 GiB per training task
+    check_model_fits(1_000_000, 100, 2, settings, local=True)
+    with pytest.raises(ModelTooLargeError, match=r"2\.98 GiB .*spark\.executor\.memory allows "
+                                                 r"2\.00 GiB"):
+        check_model_fits(1_000_000, 100, 2, settings, local=False)
+    with pytest.raises(ModelTooLargeError, match=r"spark\.executor\.pyspark\.memory allows"):
+        check_model_fits(1_000_000, 100, 2, {**settings, "spark.executor.pyspark.memory": "1g"},
+                         local=True)

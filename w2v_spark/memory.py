@@ -1,0 +1,116 @@
+"""Will the model fit? An estimate from the vocabulary size, ``vector_size``, ``num_partitions``
+and the Spark memory settings, checked before training starts.
+
+With ``V`` words and ``d = vector_size`` the model is two ``V x d`` float32 matrices, ``8·V·d``
+bytes; every figure below is an upper bound in units of ``V·d`` (all rows touched):
+
+* a training task's Python worker holds the broadcast model, its own copy and the rows it
+  sends back: ``32·V·d``;
+* the driver JVM holds the broadcast (``8·V·d``) and the rows all ``P`` tasks send back
+  (``8·P·V·d``), which Spark also counts against ``spark.driver.maxResultSize``;
+* the driver's Python process holds the model, the merge buffers and the collected rows:
+  ``(12 + 16·P)·V·d``;
+* an executor JVM keeps the broadcast model (``8·V·d``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from w2v_spark.errors import ModelTooLargeError
+
+#: Heap Spark reserves for itself in every JVM.
+RESERVED_BYTES = 300 << 20
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def parse_bytes(text: str, default_unit: str = "b") -> int:
+    """Spark's size strings: ``"4g"``, ``"512m"``, ``"1024k"``, ``"2gb"``; a bare number is in
+    ``default_unit`` (Spark reads ``spark.*.memory`` in MiB, ``maxResultSize`` in bytes)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([bkmgtp]?)b?\s*", text.lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a size such as '4g' or '512m'")
+    unit = match.group(2) or default_unit
+    return int(match.group(1)) * _UNITS[unit]
+
+
+def _gib(n: float) -> str:
+    return f"{n / (1 << 30):.2f} GiB"
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Upper bounds in bytes for one sync round."""
+
+    worker_python: int
+    driver_jvm: int
+    driver_python: int
+    collected: int
+    executor_jvm: int
+
+
+def estimate(vocab_size: int, vector_size: int, num_partitions: int) -> MemoryEstimate:
+    """The bounds of the module docstring for ``V = vocab_size``, ``d = vector_size``,
+    ``P = num_partitions``."""
+    vd = vocab_size * vector_size
+    return MemoryEstimate(
+        worker_python=32 * vd,
+        driver_jvm=(8 + 8 * num_partitions) * vd,
+        driver_python=(12 + 16 * num_partitions) * vd,
+        collected=8 * num_partitions * vd,
+        executor_jvm=8 * vd,
+    )
+
+
+def check_model_fits(
+    vocab_size: int,
+    vector_size: int,
+    num_partitions: int,
+    settings: Mapping[str, str],
+    local: bool,
+) -> MemoryEstimate:
+    """Raise :class:`ModelTooLargeError` when the estimate exceeds what the settings allow.
+
+    Args:
+        vocab_size, vector_size, num_partitions: ``V``, ``d`` and ``P``.
+        settings: the Spark configuration (``spark.driver.memory``,
+            ``spark.driver.maxResultSize``, ``spark.executor.memory``,
+            ``spark.executor.pyspark.memory``); missing keys take Spark's defaults.
+        local: local mode, where tasks run inside the driver JVM, so the executor settings do
+            not apply and the Python workers are bounded only by ``spark.executor.pyspark.memory``
+            when it is set.
+
+    Returns:
+        The estimate, when everything fits.
+    """
+    est = estimate(vocab_size, vector_size, num_partitions)
+    checks: list[tuple[str, int, int, str]] = []
+    result_limit = parse_bytes(settings.get("spark.driver.maxResultSize", "1g"))
+    if result_limit > 0:
+        checks.append(("spark.driver.maxResultSize", result_limit, est.collected,
+                       f"8·P·V·d bytes of touched rows collected per round (P={num_partitions})"))
+    driver = parse_bytes(settings.get("spark.driver.memory", "1g"), "m")
+    checks.append(("spark.driver.memory", driver - RESERVED_BYTES, est.driver_jvm,
+                   "(8 + 8·P)·V·d bytes in the driver JVM: the broadcast model and the "
+                   "collected rows"))
+    if "spark.executor.pyspark.memory" in settings:
+        worker = parse_bytes(settings["spark.executor.pyspark.memory"], "m")
+        checks.append(("spark.executor.pyspark.memory", worker, est.worker_python,
+                       "32·V·d bytes in a training task's Python worker"))
+    elif not local:
+        executor = parse_bytes(settings.get("spark.executor.memory", "1g"), "m")
+        checks.append(("spark.executor.memory", executor, est.worker_python,
+                       "32·V·d bytes in a training task's Python worker, which lives beside "
+                       "the executor and should not need more than its whole heap"))
+    for key, limit, needed, what in checks:
+        if needed > limit:
+            raise ModelTooLargeError(
+                f"the model does not fit in memory: V={vocab_size:,} words x vector_size="
+                f"{vector_size} needs about {_gib(needed)} for {what}, but {key} allows "
+                f"{_gib(max(limit, 0))}; lower [train] vector_size, raise [vocab] min_count or "
+                f"set [vocab] max_vocab_size, or raise {key}"
+            )
+    return est
