@@ -27,21 +27,38 @@ def _open_text(path: Path) -> IO[str]:
     return path.open("r", encoding="utf-8")
 
 
-def slice_corpus(src: Path, dst: Path, max_tokens: int) -> int:
+def slice_corpus(src: Path, dst: Path, max_tokens: int, block: int = 1 << 20) -> int:
     """Write the first ``max_tokens`` tokens of ``src`` to ``dst`` (plain text, the lines of
-    ``src`` kept, tokens joined by single spaces); return how many tokens were written."""
+    ``src`` kept, blank lines dropped, tokens joined by single spaces); return how many tokens
+    were written. Reads ``block`` characters at a time, so a corpus on one long line is never
+    held in memory whole."""
     written = 0
+    open_line = False
+    carry = ""
     dst.parent.mkdir(parents=True, exist_ok=True)
     with _open_text(src) as fin, dst.open("w", encoding="utf-8") as fout:
-        for line in fin:
-            tokens = line.split()
-            if not tokens:
-                continue
-            take = tokens[: max_tokens - written]
-            fout.write(" ".join(take) + "\n")
-            written += len(take)
-            if written >= max_tokens:
+        while written < max_tokens:
+            chunk = fin.read(block)
+            text = carry + chunk
+            cut = len(text)
+            if chunk:  # keep a token that may continue in the next block for later
+                while cut > 0 and not text[cut - 1].isspace():
+                    cut -= 1
+            text, carry = text[:cut], text[cut:]
+            pieces = text.split("\n")
+            for i, piece in enumerate(pieces):
+                tokens = piece.split()[: max_tokens - written]
+                if tokens:
+                    fout.write((" " if open_line else "") + " ".join(tokens))
+                    open_line = True
+                    written += len(tokens)
+                if i < len(pieces) - 1 and open_line:
+                    fout.write("\n")
+                    open_line = False
+            if not chunk:
                 break
+        if open_line:
+            fout.write("\n")
     return written
 
 

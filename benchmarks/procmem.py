@@ -100,9 +100,12 @@ class TreeSampler:
             self._stop.wait(self.interval)
 
     def _kind(self, proc: psutil.Process) -> str:
-        if proc.pid not in self._kinds:
-            self._kinds[proc.pid] = classify(proc.cmdline(), proc.name())
-        return self._kinds[proc.pid]
+        # Only final kinds are cached: spark-submit's shell scripts exec the JVM in place,
+        # so a process first seen as a launcher becomes the JVM under the same pid.
+        kind = self._kinds.get(proc.pid) or classify(proc.cmdline(), proc.name())
+        if kind != "driver":
+            self._kinds[proc.pid] = kind
+        return kind
 
     def sample(self) -> None:
         """Read the tree once and update the peaks."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -122,9 +121,6 @@ def run_system(system: str, cfg: Config, corpus: str, out: Path, cores: int) -> 
         raise ValueError(f"unknown system {system!r}; choose from {', '.join(SYSTEMS)}")
     result["system"] = system
     result["total_seconds"] = sum(result["seconds"].values())
-    result["driver_python_maxrss_mb"] = round(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-    )
     (out / RESULT).write_text(json.dumps(result, indent=2, default=str) + "\n")
     return result
 
