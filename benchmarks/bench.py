@@ -58,8 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-write", action="store_true",
                    help="print the Markdown section; write neither RESULTS.md nor JSON")
     p.add_argument("--workdir", type=Path, default=None,
-                   help="directory for the runs' tables (default: a temporary directory)")
-    p.add_argument("--keep", action="store_true", help="keep the runs' tables")
+                   help="keep the runs' tables in this directory (default: a temporary "
+                        "directory, removed at the end)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = p.parse_args(argv)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     bad = sorted(set(systems) - set(SYSTEMS))
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         results = [run_one(s, corpus.resolve(), work, args.cores, overrides)
                    for s in args.systems]
     finally:
-        if not args.keep:
+        if args.workdir is None and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     data = {
         **environment(),
