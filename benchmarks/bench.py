@@ -29,7 +29,13 @@ from benchmarks.evaluate import SHARED_EVAL, load_table, score
 from benchmarks.gensim_text8 import DEFAULT_CORPUS
 from benchmarks.params import hyperparameters
 from benchmarks.procmem import run_measured
-from benchmarks.results import RESULTS_DIR, environment, write_json, write_section
+from benchmarks.results import (
+    RESULTS_DIR,
+    environment,
+    load_average,
+    write_json,
+    write_section,
+)
 from benchmarks.systems import RESULT, SYSTEMS
 from w2v_spark.config import load_config
 from w2v_spark.errors import ConfigError
@@ -119,6 +125,7 @@ def run_one(system: str, corpus: Path, work: Path, cores: int, overrides: list[s
 
 
 def main(argv: list[str] | None = None) -> None:
+    load_at_start = load_average()
     args = parse_args(argv)
     check_inputs(args.corpus)
     overrides = base_overrides(args.cores, args.epochs) + args.overrides
@@ -140,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.workdir is None and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     data = {
-        **environment(),
+        **environment(load_at_start),
         "quick": args.quick,
         "corpus": str(args.corpus),
         "corpus_tokens_limit": args.tokens or None,

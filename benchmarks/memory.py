@@ -29,7 +29,13 @@ from benchmarks.bench import REPO, base_overrides
 from benchmarks.corpus import zipf_corpus
 from benchmarks.memory_report import markdown
 from benchmarks.procmem import MB, run_measured
-from benchmarks.results import RESULTS_DIR, environment, write_json, write_section
+from benchmarks.results import (
+    RESULTS_DIR,
+    environment,
+    load_average,
+    write_json,
+    write_section,
+)
 from benchmarks.systems import RESULT
 from w2v_spark.config import load_config
 
@@ -101,6 +107,7 @@ def run_config(corpus: Path, work: Path, cores: int, overrides: list[str]) -> di
 def main(argv: list[str] | None = None) -> None:
     import psutil
 
+    load_at_start = load_average()
     args = parse_args(argv)
     base = [*base_overrides(args.cores, args.epochs), "train.keep_checkpoints=1",
             *args.overrides]
@@ -134,8 +141,9 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
-    data = {**environment(), "quick": args.quick, "cores": args.cores, "partitions": partitions,
-            "overrides": base, "extra_per_word": args.extra_per_word, "runs": rows}
+    data = {**environment(load_at_start), "quick": args.quick, "cores": args.cores,
+            "partitions": partitions, "overrides": base, "extra_per_word": args.extra_per_word,
+            "runs": rows}
     section = "memory-quick" if args.quick else "memory"
     body = markdown(data)
     print("\n" + body)

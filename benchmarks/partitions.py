@@ -33,7 +33,13 @@ from benchmarks.evaluate import load_table, score
 from benchmarks.gensim_text8 import DEFAULT_CORPUS
 from benchmarks.params import hyperparameters
 from benchmarks.partitions_report import markdown
-from benchmarks.results import RESULTS_DIR, environment, write_json, write_section
+from benchmarks.results import (
+    RESULTS_DIR,
+    environment,
+    load_average,
+    write_json,
+    write_section,
+)
 from w2v_spark.config import Config, load_config
 
 LR_SCALES = {
@@ -140,6 +146,7 @@ def run_mllib(spark: Any, corpus: str, cfg0: Config, partitions: list[int]
 
 
 def main(argv: list[str] | None = None) -> None:
+    load_at_start = load_average()
     args = parse_args(argv)
     check_inputs(args.corpus)
     base = [*base_overrides(args.cores, args.epochs), "train.keep_checkpoints=1",
@@ -164,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.workdir is None and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     data = {
-        **environment(), "quick": args.quick, "corpus": str(args.corpus),
+        **environment(load_at_start), "quick": args.quick, "corpus": str(args.corpus),
         "corpus_tokens_limit": args.tokens or None, "cores": args.cores, "overrides": base,
         "lr_scale": args.lr_scale, "hyperparameters": hyperparameters(cfg0),
         "shared_seconds": shared, "ours": rows, "mllib": mllib,

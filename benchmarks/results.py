@@ -141,6 +141,15 @@ def now() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+def _load_text(env: dict[str, Any]) -> str:
+    load = env.get("load_average") or {}
+    if load.get("start") is None and load.get("end") is None:
+        return ""
+    cores = env["machine"]["cores"]
+    return (f" (load average {fmt(load.get('start'), '.1f')} at the start, "
+            f"{fmt(load.get('end'), '.1f')} at the end, on {cores} cores)")
+
+
 def environment_lines(env: dict[str, Any]) -> list[str]:
     """Markdown lines describing the machine, the versions, the command and the date."""
     m, v = env["machine"], env["versions"]
@@ -149,7 +158,7 @@ def environment_lines(env: dict[str, Any]) -> list[str]:
         f"Versions: Python {v['python']}, {v['java']}, pyspark {v['pyspark']}, "
         f"numpy {v['numpy']}, pyarrow {v['pyarrow']}, gensim {v['gensim']}.",
         "",
-        f"Measured {env['date']} with:",
+        f"Measured {env['date']}{_load_text(env)} with:",
         "",
         "```bash",
         env["command"],
@@ -157,10 +166,19 @@ def environment_lines(env: dict[str, Any]) -> list[str]:
     ]
 
 
-def environment() -> dict[str, Any]:
-    """Machine, versions, command and date, as recorded in every JSON result."""
+def load_average() -> float | None:
+    """The 1-minute load average, or None where the system does not report it."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def environment(load_at_start: float | None = None) -> dict[str, Any]:
+    """Machine, versions, command, date and the load average at the start and the end of the
+    run (a loaded machine makes the times slower), as recorded in every JSON result."""
     return {"machine": machine_info(), "versions": versions(), "command": command_line(),
-            "date": now()}
+            "date": now(), "load_average": {"start": load_at_start, "end": load_average()}}
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

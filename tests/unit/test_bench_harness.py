@@ -117,6 +117,8 @@ def test_bench_json_and_markdown(tmp_path: Path) -> None:
     assert "Quick slice" in text and "first 2,000,000 tokens" in text
     assert "python -m benchmarks.bench --quick" in text
     assert "| gensim | 2.00 | 1.50 | 2.50 | +4.0 | +0.000 | +0.000 |" in text
+    data["load_average"] = {"start": 15.04, "end": 3.0}
+    assert "(load average 15.0 at the start, 3.0 at the end, on 2 cores)" in markdown(data)
 
 
 def test_a_failed_system_is_reported_not_ratioed() -> None:
