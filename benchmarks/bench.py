@@ -16,6 +16,7 @@ file and to a marked section of ``benchmarks/RESULTS.md`` (``bench``, or ``bench
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -100,15 +101,15 @@ def check_inputs(corpus: Path) -> None:
         raise SystemExit(f"bench: the evaluation sets are missing from {SHARED_EVAL}")
 
 
-def run_one(system: str, corpus: Path, work: Path, cores: int, overrides: list[str]
-            ) -> dict[str, Any]:
-    """Run one system in a child process under the memory sampler, then score its table."""
-    out = work / system
+def measure_system(system: str, corpus: Path, out: Path, cores: int, overrides: list[str]
+                   ) -> dict[str, Any]:
+    """Run one system in a child process under the memory sampler; its ``result.json``
+    merged with the process's wall time and memory peaks (``error`` if it failed)."""
+    (out / RESULT).unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "benchmarks.systems", system, "--corpus", str(corpus),
            "--out", str(out), "--cores", str(cores)]
     for item in overrides:
         cmd += ["--set", item]
-    print(f"\n== {system} ==", flush=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
     measured = run_measured(cmd, env=env, cwd=str(REPO))
@@ -116,11 +117,18 @@ def run_one(system: str, corpus: Path, work: Path, cores: int, overrides: list[s
                               "memory": measured.peaks.to_dict()}
     if measured.returncode != 0 or not (out / RESULT).is_file():
         result["error"] = f"exited with status {measured.returncode}"
-        return result
-    import json
+    else:
+        result.update(json.loads((out / RESULT).read_text()))
+    return result
 
-    result.update(json.loads((out / RESULT).read_text()))
-    result["quality"] = score(load_table(result["embeddings"]))
+
+def run_one(system: str, corpus: Path, work: Path, cores: int, overrides: list[str]
+            ) -> dict[str, Any]:
+    """Run one system (:func:`measure_system`), then score its embeddings table."""
+    print(f"\n== {system} ==", flush=True)
+    result = measure_system(system, corpus, work / system, cores, overrides)
+    if "error" not in result:
+        result["quality"] = score(load_table(result["embeddings"]))
     return result
 
 

@@ -17,18 +17,15 @@ machine's memory is skipped and listed as such.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench import REPO, base_overrides
+from benchmarks.bench import base_overrides, measure_system
 from benchmarks.corpus import zipf_corpus
 from benchmarks.memory_report import markdown
-from benchmarks.procmem import MB, run_measured
+from benchmarks.procmem import MB
 from benchmarks.results import (
     RESULTS_DIR,
     environment,
@@ -36,7 +33,6 @@ from benchmarks.results import (
     write_json,
     write_section,
 )
-from benchmarks.systems import RESULT
 from w2v_spark.config import load_config
 
 QUICK = {"vocab": "10000,30000", "dims": "50,100"}
@@ -85,23 +81,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_config(corpus: Path, work: Path, cores: int, overrides: list[str]) -> dict[str, Any]:
     """One pipeline run in its own process under the sampler; its tables are removed after."""
     out = work / "run"
-    cmd = [sys.executable, "-m", "benchmarks.systems", "ours", "--corpus", str(corpus),
-           "--out", str(out), "--cores", str(cores)]
-    for item in overrides:
-        cmd += ["--set", item]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    measured = run_measured(cmd, env=env, cwd=str(REPO))
-    row: dict[str, Any] = {"process_seconds": measured.seconds,
-                           "memory": measured.peaks.to_dict()}
-    if measured.returncode != 0 or not (out / RESULT).is_file():
-        row["error"] = f"exited with status {measured.returncode}"
-    else:
-        result = json.loads((out / RESULT).read_text())
-        row.update({k: result[k] for k in ("words", "tokens", "pairs", "seconds",
-                                           "total_seconds")})
+    result = measure_system("ours", corpus, out, cores, overrides)
     shutil.rmtree(out, ignore_errors=True)
-    return row
+    keep = ("error", "process_seconds", "memory", "words", "tokens", "pairs", "seconds",
+            "total_seconds")
+    return {k: result[k] for k in keep if k in result}
 
 
 def main(argv: list[str] | None = None) -> None:
