@@ -11,7 +11,11 @@ x V Zipf-drawn tokens); for every ``vector_size`` d the whole pipeline runs in i
 estimates a training worker at ``32 V d`` bytes and the Python driver at ``(12 + 16 P) V d``;
 the table puts the measured peaks above the smallest run's (the fixed cost of Python, Spark and
 the libraries) beside them. A configuration whose estimate does not fit in ``--max-ram`` of this
-machine's memory is skipped and listed as such.
+machine's memory is skipped and listed as such. The JVM's heap is ``[spark] driver_memory``
+(4g by default) and every round's broadcast model and collected rows pass through it: with
+V = 1,000,000 and d = 50 a run with the default 4g stopped with ``OutOfMemoryError: Java heap
+space`` while collecting the second round's rows, so pass ``--set spark.driver_memory=...`` for
+large vocabularies.
 """
 
 from __future__ import annotations
