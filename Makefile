@@ -2,6 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: demo test lint bench bench-quick dist check-java clean
 
@@ -16,6 +17,14 @@ test: check-java $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check w2v_spark jobs tests benchmarks
 	$(VENV)/bin/mypy
+
+## make bench: w2v_spark, gensim and Spark MLlib side by side on text8 (about an hour on 2 cores)
+bench: check-java $(VENV)/.installed-dev
+	$(PY) -m benchmarks.bench $(BENCH_ARGS)
+
+## make bench-quick: the same on the first 2M tokens of text8, 1 epoch (a smoke run)
+bench-quick: check-java $(VENV)/.installed-dev
+	$(PY) -m benchmarks.bench --quick $(BENCH_ARGS)
 
 ## make dist: the package as one zip for spark-submit --py-files
 dist: $(VENV)/.installed-runtime

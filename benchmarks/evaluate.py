@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from w2v_spark.evaluation import (
@@ -33,6 +35,28 @@ def load_table(path: str | Path) -> Embeddings:
         raise SystemExit(f"{path} is not a complete table (no _SUCCESS marker)")
     columns = ["word", "word_id", "count", "vector"]
     return Embeddings.from_arrow(pq.read_table(path, columns=columns))
+
+
+def write_table(path: str | Path, emb: Embeddings) -> None:
+    """Write ``emb`` as an embeddings table (``word, word_id, count, vector``, one Parquet file
+    and a ``_SUCCESS`` marker), the layout this project's export stage writes; word ids are
+    the row order of ``emb``."""
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    vectors = np.ascontiguousarray(emb.vectors, dtype=np.float32)
+    dim = vectors.shape[1]
+    counts = emb.counts if emb.counts is not None else np.zeros(len(emb), np.int64)
+    table = pa.table(
+        {
+            "word": pa.array(list(emb.words), pa.string()),
+            "word_id": pa.array(np.arange(len(emb), dtype=np.int32)),
+            "count": pa.array(np.asarray(counts, dtype=np.int64)),
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim)
+            .cast(pa.list_(pa.float32())),
+        }
+    )
+    pq.write_table(table, out / "part-00000.parquet")
+    (out / "_SUCCESS").write_text("")
 
 
 def score(emb: Embeddings, eval_dir: Path = SHARED_EVAL) -> dict[str, Any]:

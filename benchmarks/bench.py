@@ -1,0 +1,179 @@
+"""Side-by-side benchmark: this project, gensim and Spark MLlib on the same corpus and cores.
+
+    python -m benchmarks.bench                 # text8, 5 epochs: about an hour on 2 cores
+    python -m benchmarks.bench --quick         # first 2M tokens, 1 epoch: a smoke run
+
+The systems run one after another, each in its own process (:mod:`benchmarks.systems`) while a
+background thread samples the memory of that process and everything it starts
+(:mod:`benchmarks.procmem`). This project runs its whole pipeline in ``local[N]`` with the default
+config (``train.num_partitions`` = N); gensim trains skip-gram with ``workers`` = N; MLlib fits in
+its own ``local[N]`` session with ``numPartitions`` = N; all with the same hyperparameters.
+Every embeddings table is scored by :func:`benchmarks.evaluate.score`. The results go to a JSON
+file and to a marked section of ``benchmarks/RESULTS.md`` (``bench``, or ``bench-quick`` for
+``--quick``, so a smoke run never replaces the full results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_report import derive, markdown
+from benchmarks.corpus import slice_corpus
+from benchmarks.evaluate import SHARED_EVAL, load_table, score
+from benchmarks.gensim_text8 import DEFAULT_CORPUS
+from benchmarks.params import hyperparameters
+from benchmarks.procmem import run_measured
+from benchmarks.results import (
+    RESULTS_DIR,
+    environment,
+    load_average,
+    write_json,
+    write_section,
+)
+from benchmarks.systems import RESULT, SYSTEMS
+from w2v_spark.config import load_config
+from w2v_spark.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK_TOKENS = 2_000_000
+QUICK_EPOCHS = 1
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line of the benchmark."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
+                   help="text corpus (.gz or plain); default: text8 from ../shared/data")
+    p.add_argument("--quick", action="store_true",
+                   help=f"smoke run: first {QUICK_TOKENS:,} tokens, {QUICK_EPOCHS} epoch")
+    p.add_argument("--tokens", type=int, default=None,
+                   help="use only the first N tokens of the corpus (0 = all)")
+    p.add_argument("--cores", type=int, default=2, help="local[N], workers and partitions")
+    p.add_argument("--epochs", type=int, default=None, help="epochs for every system")
+    p.add_argument("--systems", default=",".join(SYSTEMS),
+                   help="comma-separated subset of ours,gensim,mllib (run in that order)")
+    p.add_argument("--set", action="append", default=[], dest="overrides",
+                   metavar="SECTION.KEY=VALUE", help="config override for this project")
+    p.add_argument("--json", type=Path, default=None, help="where to write the JSON result")
+    p.add_argument("--no-write", action="store_true",
+                   help="print the Markdown section; write neither RESULTS.md nor JSON")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="keep the runs' tables in this directory (default: a temporary "
+                        "directory, removed at the end)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = p.parse_args(argv)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    bad = sorted(set(systems) - set(SYSTEMS))
+    if bad or not systems:
+        p.error(f"--systems: unknown {bad}; choose from {', '.join(SYSTEMS)}")
+    args.systems = systems
+    if args.tokens is None:
+        args.tokens = QUICK_TOKENS if args.quick else 0
+    if args.epochs is None and args.quick:
+        args.epochs = QUICK_EPOCHS
+    return args
+
+
+def base_overrides(cores: int, epochs: int | None) -> list[str]:
+    """Overrides every run gets before the user's ``--set``: local[N], N partitions."""
+    out = [f"spark.master=local[{cores}]", f"train.num_partitions={cores}"]
+    if epochs is not None:
+        out.append(f"train.epochs={epochs}")
+    return out
+
+
+def check_inputs(corpus: Path) -> None:
+    """Stop with a clear message when the corpus or the evaluation sets are missing."""
+    if not corpus.is_file():
+        raise SystemExit(
+            f"bench: the corpus {corpus} does not exist. The default is text8 from the shared "
+            "data beside the repository (../shared/data/text/wiki_text8style_100M.txt.gz); "
+            "pass another text file with --corpus."
+        )
+    if not (SHARED_EVAL / "questions-words.txt").is_file():
+        raise SystemExit(f"bench: the evaluation sets are missing from {SHARED_EVAL}")
+
+
+def measure_system(system: str, corpus: Path, out: Path, cores: int, overrides: list[str]
+                   ) -> dict[str, Any]:
+    """Run one system in a child process under the memory sampler; its ``result.json``
+    merged with the process's wall time and memory peaks (``error`` if it failed)."""
+    (out / RESULT).unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "benchmarks.systems", system, "--corpus", str(corpus),
+           "--out", str(out), "--cores", str(cores)]
+    for item in overrides:
+        cmd += ["--set", item]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    measured = run_measured(cmd, env=env, cwd=str(REPO))
+    result: dict[str, Any] = {"system": system, "process_seconds": measured.seconds,
+                              "memory": measured.peaks.to_dict()}
+    if measured.returncode != 0 or not (out / RESULT).is_file():
+        result["error"] = f"exited with status {measured.returncode}"
+    else:
+        result.update(json.loads((out / RESULT).read_text()))
+    return result
+
+
+def run_one(system: str, corpus: Path, work: Path, cores: int, overrides: list[str]
+            ) -> dict[str, Any]:
+    """Run one system (:func:`measure_system`), then score its embeddings table."""
+    print(f"\n== {system} ==", flush=True)
+    result = measure_system(system, corpus, work / system, cores, overrides)
+    if "error" not in result:
+        result["quality"] = score(load_table(result["embeddings"]))
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    load_at_start = load_average()
+    args = parse_args(argv)
+    check_inputs(args.corpus)
+    overrides = base_overrides(args.cores, args.epochs) + args.overrides
+    try:
+        cfg = load_config([], overrides)
+    except ConfigError as exc:
+        raise SystemExit(f"bench: {exc}") from None
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="w2v-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        corpus = args.corpus
+        if args.tokens:
+            corpus = work / "corpus.txt"
+            print(f"slicing the first {args.tokens:,} tokens of {args.corpus}", flush=True)
+            slice_corpus(args.corpus, corpus, args.tokens)
+        results = [run_one(s, corpus.resolve(), work, args.cores, overrides)
+                   for s in args.systems]
+    finally:
+        if args.workdir is None and not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    data = {
+        **environment(load_at_start),
+        "quick": args.quick,
+        "corpus": str(args.corpus),
+        "corpus_tokens_limit": args.tokens or None,
+        "cores": args.cores,
+        "overrides": overrides,
+        "hyperparameters": hyperparameters(cfg),
+        "systems": results,
+    }
+    data["derived"] = derive(results, cfg.train.epochs)
+    section = "bench-quick" if args.quick else "bench"
+    body = markdown(data)
+    print("\n" + body)
+    if not args.no_write:
+        json_path = args.json or RESULTS_DIR / f"{section}.json"
+        write_json(data, json_path)
+        write_section(section, body)
+        print(f"\nwrote {json_path} and the {section} section of benchmarks/RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The Markdown section of the partitions x syncs grid (:mod:`benchmarks.partitions`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.results import environment_lines, md_table
+
+
+def _cell(q: dict[str, Any], seconds: float) -> str:
+    return (f"{100 * q['analogy_accuracy']:.1f}% · {q['ws353_spearman']:.3f} · "
+            f"{seconds:,.0f} s")
+
+
+def pivot(data: dict[str, Any], merge: str) -> list[str]:
+    """Rows num_partitions, columns syncs_per_epoch (and MLlib at the same P): analogy
+    accuracy · WS353 · training seconds."""
+    rows = [r for r in data["ours"] if r["merge"] == merge]
+    parts = sorted({r["num_partitions"] for r in rows})
+    syncs = sorted({r["syncs_per_epoch"] for r in rows})
+    mllib = {m["num_partitions"]: m for m in data["mllib"]}
+    headers = ["num_partitions", *[f"syncs {s}" for s in syncs]]
+    if mllib:
+        headers.append("MLlib")
+    table = []
+    for p in parts:
+        line = [str(p)]
+        for s in syncs:
+            cell = next((r for r in rows if r["num_partitions"] == p
+                         and r["syncs_per_epoch"] == s), None)
+            line.append(_cell(cell["quality"], cell["seconds"]["train"]) if cell else "—")
+        if mllib:
+            m = mllib.get(p)
+            line.append(_cell(m["quality"], m["seconds"]["fit"]) if m else "—")
+        table.append(line)
+    return md_table(headers, table)
+
+
+def detail(data: dict[str, Any]) -> list[str]:
+    """One row per configuration, with every stage's time."""
+    rows = []
+    for r in data["ours"]:
+        s, q = r["seconds"], r["quality"]
+        rows.append([
+            r["num_partitions"], r["syncs_per_epoch"], r["merge"], f"{r['alpha']:g}",
+            f"{s['pairs']:,.0f}", f"{s['train']:,.0f}", f"{sum(s.values()):,.0f}",
+            f"{r['pairs_per_sec']:,.0f}", f"{r['final_loss']:.3f}",
+            f"{100 * q['analogy_accuracy']:.1f}%", f"{q['ws353_spearman']:.3f}",
+            f"{q['men_spearman']:.3f}",
+        ])
+    for m in data["mllib"]:
+        s, q = m["seconds"], m["quality"]
+        rows.append([
+            m["num_partitions"], "MLlib", "—", f"{data['hyperparameters']['alpha']:g}", "—",
+            f"{s['fit']:,.0f}", f"{sum(s.values()):,.0f}", "—", "—",
+            f"{100 * q['analogy_accuracy']:.1f}%", f"{q['ws353_spearman']:.3f}",
+            f"{q['men_spearman']:.3f}",
+        ])
+    return md_table(
+        ["P", "syncs", "merge", "alpha", "pairs s", "train s", "total s", "pairs/s",
+         "final loss", "analogy", "WS353", "MEN"], rows,
+    )
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The RESULTS.md section of one grid run."""
+    h = data["hyperparameters"]
+    limit = data["corpus_tokens_limit"]
+    corpus = f"`{data['corpus']}`" + (f", first {limit:,} tokens" if limit else "")
+    lines = ["## Partitions and sync rounds", ""]
+    if data["quick"]:
+        lines += ["**Quick slice (`--quick`): a smoke run of the grid on a small part of the "
+                  "corpus; its figures say nothing about text8 quality.**", ""]
+    shared = data["shared_seconds"]
+    lines += [
+        f"Corpus {corpus}, `local[{data['cores']}]`, {h['epochs']} epoch(s), vector_size "
+        f"{h['vector_size']}; learning-rate scaling with P: `{data['lr_scale']}`. Tokenize "
+        f"({shared['tokenize']:,.0f} s) and vocab ({shared['vocab']:,.0f} s) ran once; the "
+        "pairs stage once per P x syncs product. Cells: analogy accuracy · WS353 Spearman · "
+        "training seconds (MLlib: fit seconds, same session).",
+        "",
+    ]
+    for merge in sorted({r["merge"] for r in data["ours"]}):
+        lines += [f"`merge = \"{merge}\"`:", "", *pivot(data, merge), ""]
+    lines += ["Every configuration (total = tokenize + vocab + pairs + train + export, as if "
+              "run alone):", "", *detail(data), ""]
+    lines += environment_lines(data)
+    return "\n".join(lines)

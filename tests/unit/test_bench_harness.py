@@ -1,0 +1,202 @@
+"""The benchmark harness's pure parts: RESULTS.md sections, the JSON and Markdown of a run, the
+corpus slicer and the Zipf generator (no Spark, nothing timed)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from benchmarks.corpus import slice_corpus, word_name, zipf_corpus, zipf_ids
+from benchmarks.results import markers, replace_section, write_json, write_section
+
+pytest.importorskip("psutil")
+
+DOC = "# Results\n\nhand-written text\n\n## Later\n\nmore text\n"
+
+
+def test_a_missing_section_is_appended_and_the_rest_kept() -> None:
+    out = replace_section(DOC, "bench", "| a |\n")
+    start, end = markers("bench")
+    assert out.startswith(DOC)
+    assert out == DOC + f"\n{start}\n| a |\n{end}\n"
+
+
+def test_a_section_is_replaced_in_place_and_nothing_else_changes() -> None:
+    first = replace_section(DOC, "bench", "old table")
+    middle = first + "\ntext after the section\n"
+    again = replace_section(middle, "bench", "new table")
+    assert "old table" not in again
+    assert again == middle.replace("old table", "new table")
+    assert again.count(markers("bench")[0]) == 1
+
+
+def test_sections_do_not_touch_each_other() -> None:
+    text = replace_section(replace_section(DOC, "bench", "full"), "bench-quick", "quick")
+    text = replace_section(text, "bench-quick", "quick 2")
+    assert "full" in text and "quick 2" in text and "\nquick\n" not in text
+    assert text.index(markers("bench")[0]) < text.index(markers("bench-quick")[0])
+
+
+def test_broken_markers_are_an_error() -> None:
+    start, end = markers("bench")
+    with pytest.raises(ValueError, match="broken"):
+        replace_section(f"{end}\nx\n{start}\n", "bench", "y")
+    with pytest.raises(ValueError, match="section name"):
+        markers("no spaces allowed")
+
+
+def test_write_section_creates_and_rewrites_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "RESULTS.md"
+    write_section("memory", "one", path)
+    path.write_text(path.read_text() + "tail\n")
+    write_section("memory", "two", path)
+    assert path.read_text() == f"{markers('memory')[0]}\ntwo\n{markers('memory')[1]}\ntail\n"
+
+
+def _result(system: str, total: float, train: float, analogy: float) -> dict[str, Any]:
+    quality = {"analogy_accuracy": analogy, "analogy": {"evaluated": 1000},
+               "ws353_spearman": 0.6, "men_spearman": 0.5}
+    memory = {"driver_mb": 900.0, "workers_mb": 400.0, "worker_max_hwm_mb": 200.0}
+    out = {"system": system, "seconds": {"a": total - train, "train": train},
+           "total_seconds": total, "train_seconds": train, "startup_seconds": 5.0,
+           "retained_tokens": 1_000_000, "quality": quality, "memory": memory}
+    if system == "ours":
+        out["pairs"] = 6_000_000
+    return out
+
+
+def _bench_data(quick: bool) -> dict[str, Any]:
+    from benchmarks.bench_report import derive
+
+    systems = [_result("ours", 100.0, 60.0, 0.40), _result("gensim", 50.0, 40.0, 0.36),
+               _result("mllib", 200.0, 150.0, 0.37)]
+    data = {
+        "machine": {"cores": 2, "cpu": "cpu", "ram_gb": 24.0, "os": "os"},
+        "versions": {k: "1" for k in ("python", "java", "pyspark", "numpy", "pyarrow",
+                                      "gensim")},
+        "command": "python -m benchmarks.bench --quick", "date": "2026-01-01T00:00:00",
+        "quick": quick, "corpus": "c.txt", "corpus_tokens_limit": 2_000_000 if quick else None,
+        "cores": 2, "hyperparameters": {"vector_size": 100, "window": 5, "min_count": 5,
+                                        "epochs": 1, "alpha": 0.025, "seed": 1, "negative": 5,
+                                        "sample": 1e-3, "min_alpha": 1e-4},
+        "systems": systems,
+    }
+    data["derived"] = derive(systems, epochs=1)
+    return data
+
+
+def test_bench_ratios_and_rates() -> None:
+    data = _bench_data(quick=False)
+    rates, ratios = data["derived"]["rates"], data["derived"]["ratios"]
+    assert rates["ours"]["pairs_per_sec"] == pytest.approx(100_000)
+    assert rates["gensim"]["pairs_per_sec"] == pytest.approx(150_000)
+    assert rates["gensim"]["pairs_estimated"] and rates["mllib"]["pairs_per_sec"] is None
+    assert rates["mllib"]["words_per_sec"] == pytest.approx(1_000_000 / 150)
+    assert ratios["gensim"]["total_time_ratio"] == pytest.approx(2.0)
+    assert ratios["gensim"]["total_vs_their_train"] == pytest.approx(2.5)
+    assert ratios["mllib"]["train_time_ratio"] == pytest.approx(0.4)
+    assert ratios["gensim"]["analogy_delta_points"] == pytest.approx(4.0)
+
+
+def test_bench_json_and_markdown(tmp_path: Path) -> None:
+    from benchmarks.bench_report import markdown
+
+    data = _bench_data(quick=True)
+    path = tmp_path / "results" / "bench-quick.json"
+    write_json(data, path)
+    loaded = json.loads(path.read_text())
+    assert {"machine", "versions", "command", "date", "systems", "derived"} <= set(loaded)
+    assert [s["system"] for s in loaded["systems"]] == ["ours", "gensim", "mllib"]
+    assert set(loaded["derived"]["ratios"]) == {"gensim", "mllib"}
+    text = markdown(data)
+    assert "Quick slice" in text and "first 2,000,000 tokens" in text
+    assert "python -m benchmarks.bench --quick" in text
+    assert "| gensim | 2.00 | 1.50 | 2.50 | +4.0 | +0.000 | +0.000 |" in text
+    data["load_average"] = {"start": 15.04, "end": 3.0}
+    assert "(load average 15.0 at the start, 3.0 at the end, on 2 cores)" in markdown(data)
+
+
+def test_a_failed_system_is_reported_not_ratioed() -> None:
+    from benchmarks.bench_report import derive, markdown
+
+    data = _bench_data(quick=False)
+    data["systems"][2] = {"system": "mllib", "error": "exited with status 1",
+                          "memory": data["systems"][2]["memory"]}
+    data["derived"] = derive(data["systems"], epochs=1)
+    assert set(data["derived"]["ratios"]) == {"gensim"}
+    assert "failed: exited with status 1" in markdown(data)
+
+
+def test_word_names_are_distinct_letter_words() -> None:
+    names = [word_name(i) for i in range(26 * 27 + 5)]
+    assert names[:3] == ["a", "b", "c"] and names[25:28] == ["z", "aa", "ab"]
+    assert len(set(names)) == len(names)
+    assert all(n.isalpha() and n.islower() for n in names)
+
+
+def test_zipf_stream_has_the_asked_vocabulary_deterministically() -> None:
+    ids = zipf_ids(5_000, min_count=5, extra_per_word=3.0, seed=7)
+    counts = np.bincount(ids, minlength=5_000)
+    assert ids.size == 5_000 * 8 and counts.size == 5_000
+    assert counts.min() >= 5
+    assert counts[0] > counts[100] > counts[4_000]
+    assert np.array_equal(ids, zipf_ids(5_000, min_count=5, extra_per_word=3.0, seed=7))
+    assert not np.array_equal(ids, zipf_ids(5_000, min_count=5, extra_per_word=3.0, seed=8))
+
+
+def test_zipf_corpus_file(tmp_path: Path) -> None:
+    a = zipf_corpus(tmp_path / "a.txt", 3_000, min_count=5, sentence_length=100, seed=1)
+    b = zipf_corpus(tmp_path / "b.txt", 3_000, min_count=5, sentence_length=100, seed=1)
+    text = a.path.read_text()
+    assert text == b.path.read_text()
+    tokens = text.split()
+    assert len(tokens) == a.tokens == 3_000 * 10
+    assert a.sentences == len(text.splitlines()) == 300
+    words, counts = np.unique(tokens, return_counts=True)
+    assert words.size == a.vocab_size and counts.min() >= 5
+
+
+def test_slice_corpus_keeps_the_first_tokens(tmp_path: Path) -> None:
+    src = tmp_path / "c.txt.gz"
+    with gzip.open(src, "wt") as fh:
+        fh.write("a b  c\n\nd e f g\nh\n")
+    assert slice_corpus(src, tmp_path / "s.txt", 5) == 5
+    assert (tmp_path / "s.txt").read_text() == "a b c\nd e\n"
+
+
+def test_process_classification() -> None:
+    from benchmarks.procmem import classify
+
+    assert classify(["/usr/bin/python3", "-m", "pyspark.daemon"], "python3") == "worker"
+    assert classify(["/usr/lib/jvm/bin/java", "-cp", "x"], "java") == "jvm"
+    assert classify(["/venv/bin/python", "-m", "benchmarks.systems"], "python") == "driver"
+
+
+def test_partition_grid_config_scales_the_learning_rate() -> None:
+    from benchmarks.partitions import grid_config
+    from w2v_spark.config import load_config
+
+    base = ["train.epochs=1"]
+    cfg0 = load_config([], base)
+    cfg = grid_config(base, 4, 2, "average", "sqrt-p", cfg0)
+    assert (cfg.train.num_partitions, cfg.train.syncs_per_epoch) == (4, 2)
+    assert cfg.train.merge == "average" and cfg.train.num_shards == 8
+    assert cfg.train.alpha == pytest.approx(0.05)
+    assert cfg.train.min_alpha == pytest.approx(0.0002)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 1 << 20])
+def test_slice_corpus_across_read_blocks(tmp_path: Path, block: int) -> None:
+    src = tmp_path / "c.txt"
+    src.write_text("alpha beta\ngamma  delta epsilon\n\nzeta eta theta")
+    assert slice_corpus(src, tmp_path / "s.txt", 100, block=block) == 8
+    assert (tmp_path / "s.txt").read_text() == (
+        "alpha beta\ngamma delta epsilon\nzeta eta theta\n"
+    )
+    assert slice_corpus(src, tmp_path / "t.txt", 4, block=block) == 4
+    assert (tmp_path / "t.txt").read_text() == "alpha beta\ngamma delta\n"
