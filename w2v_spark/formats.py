@@ -207,6 +207,17 @@ def _check_finite(vectors: npt.NDArray[np.float32], first: int, unit: str) -> No
         )
 
 
+@contextmanager
+def _stream_errors() -> Iterator[None]:
+    """Turn the gzip module's errors into VectorFormatError."""
+    try:
+        yield
+    except EOFError as exc:
+        raise VectorFormatError(f"the gzip data ends early (truncated file): {exc}") from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise VectorFormatError(f"the gzip data is corrupt: {exc}") from None
+
+
 class VectorReader:
     """A streaming reader of one vectors file.
 
@@ -229,6 +240,11 @@ class VectorReader:
         self.declared: int | None = None
         self._pending: list[bytes] = []
         self._line_no = 0
+        with _stream_errors():
+            self._read_start(fmt)
+
+    def _read_start(self, fmt: str) -> None:
+        """Read the header (word2vec) or the first line (GloVe)."""
         if fmt == "glove":
             first = self._stream.readline()
             if not first.strip():
@@ -244,18 +260,25 @@ class VectorReader:
             self._line_no = 1
             self.declared, self.dim = _parse_header(header, "line 1")
 
+    def count_rest(self) -> int:
+        """Count the vectors of a GloVe file from here to the end (its non-blank lines),
+        consuming the stream; for the word2vec formats, the header's count."""
+        if self.declared is not None:
+            return self.declared
+        count = sum(1 for line in self._pending if line.strip())
+        with _stream_errors():
+            while chunk := self._stream.readlines(self._chunk):
+                count += sum(1 for line in chunk if line.strip())
+        return count
+
     def batches(self) -> Iterator[VectorBatch]:
         """The vectors in file order, a chunk at a time; the last check (the count against the
         header, the end of the file) runs when the iterator is exhausted."""
-        try:
+        with _stream_errors():
             if self._fmt == "word2vec-bin":
                 yield from self._binary_batches()
             else:
                 yield from self._text_batches()
-        except EOFError as exc:
-            raise VectorFormatError(f"the gzip data ends early (truncated file): {exc}") from None
-        except (gzip.BadGzipFile, zlib.error) as exc:
-            raise VectorFormatError(f"the gzip data is corrupt: {exc}") from None
 
     # -- text ------------------------------------------------------------------------------
 

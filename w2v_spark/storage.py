@@ -88,6 +88,14 @@ def write_text(spark: SparkSession, path: str, text: str) -> None:
         raise OSError(f"could not move {path}.tmp into place")
 
 
+def rename(spark: SparkSession, source: str, target: str) -> None:
+    """Move a file or directory to ``target``, which must not exist."""
+    fs, src = _fs_path(spark, source)
+    _, dst = _fs_path(spark, target)
+    if not fs.rename(src, dst):
+        raise OSError(f"could not move {source} to {target}")
+
+
 def read_text(spark: SparkSession, path: str) -> str:
     """Read a small UTF-8 text file written by :func:`write_text` (no Spark job), or its
     complete ``.tmp`` copy when a crash interrupted the replacement."""

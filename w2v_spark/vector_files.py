@@ -6,11 +6,13 @@ Parquet writer, so neither the driver nor the task ever holds the whole file (a 
 GoogleNews binary passes through in chunks). One sequential reader is the right shape here:
 gzip streams and word2vec binary records cannot be split without reading what comes before
 them, the word ids are the positions in the file, and the header's count can only be checked
-at the end. The batches go to a staging table first, with an ``error`` column that the reader
-fills (in a last row) when the file turns out to be malformed or truncated; only when the
-staging table holds no error and no duplicate word is the embeddings table written, and only
-then does it get its ``_SUCCESS`` marker. The file must be readable from the executors (a local
-path in local mode, or an ``hdfs:``/``s3:`` URI that pyarrow can open).
+at the end. The rows go to ``dest._importing``; when the file turns out to be malformed or
+truncated, the reader ends with one row whose ``word_id`` is :data:`ERROR_ID` and whose ``word``
+is the error. Only when that table holds no such row and no duplicate word is it moved to
+``dest`` (a rename), so a table at ``dest`` with its ``_SUCCESS`` marker is always a whole file.
+The file must be readable from the executors (a local path in local mode, or an ``hdfs:``/``s3:``
+URI that pyarrow can open). A GloVe file has no header, so the task counts its lines first
+(one more pass of reading, no parsing).
 
 The files hold no corpus counts. The imported ``count`` is ``V - word_id`` (``V`` for the first
 word down to 1 for the last), as gensim's ``load_word2vec_format`` does: it keeps the file's
@@ -35,11 +37,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
-    ArrayType,
     BinaryType,
-    FloatType,
-    IntegerType,
-    StringType,
     StructField,
     StructType,
 )
@@ -55,107 +53,120 @@ from w2v_spark.formats import (
     open_input,
     open_output,
 )
-from w2v_spark.schemas import EMBEDDINGS
+from w2v_spark.schemas import EMBEDDINGS, EMBEDDINGS_SCHEMA
 from w2v_spark.similarity import Embeddings
 
 __all__ = ["export_vectors", "import_vectors", "load_embeddings", "vectors_frame"]
 
-#: What the reading task produces: the vectors in file order, or one last row with an error.
-STAGING_SCHEMA = StructType(
+_EMBEDDINGS_ARROW = pa.schema(
     [
-        StructField("word", StringType(), True),
-        StructField("word_id", IntegerType(), True),
-        StructField("dim", IntegerType(), True),
-        StructField("vector", ArrayType(FloatType(), False), True),
-        StructField("error", StringType(), True),
-    ]
-)
-_STAGING_ARROW = pa.schema(
-    [
-        pa.field("word", pa.string()),
-        pa.field("word_id", pa.int32()),
-        pa.field("dim", pa.int32()),
-        pa.field("vector", pa.list_(pa.field("element", pa.float32(), nullable=False))),
-        pa.field("error", pa.string()),
+        pa.field("word", pa.string(), nullable=False),
+        pa.field("word_id", pa.int32(), nullable=False),
+        pa.field("count", pa.int64(), nullable=False),
+        pa.field("vector", pa.list_(pa.field("element", pa.float32(), nullable=False)),
+                 nullable=False),
     ]
 )
 _CHUNK_SCHEMA = StructType([StructField("chunk", BinaryType(), False)])
 _ROWS_PER_BATCH = 8192
+
+#: ``word_id`` of the row that carries a reading error (its ``word`` is the message).
+ERROR_ID = -1
 
 
 # ---------------------------------------------------------------------------------------------
 # import
 
 
-def _staging_batch(words: list[str] | None, vectors: np.ndarray | None, start: int, dim: int,
-                   error: str | None = None) -> pa.RecordBatch:
-    if error is not None:
-        return pa.RecordBatch.from_pylist(
-            [{"word": None, "word_id": None, "dim": dim, "vector": None, "error": error}],
-            schema=_STAGING_ARROW,
-        )
-    assert words is not None and vectors is not None
-    n = len(words)
+def _rows_batch(words: list[str], vectors: np.ndarray, start: int, total: int
+                ) -> pa.RecordBatch:
+    """Embeddings rows ``start .. start + n - 1`` of a file of ``total`` vectors."""
+    n, dim = vectors.shape
+    ids = np.arange(start, start + n, dtype=np.int32)
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
     offsets = pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32))
     return pa.RecordBatch.from_arrays(
         [
             pa.array(words, pa.string()),
-            pa.array(np.arange(start, start + n, dtype=np.int32)),
-            pa.array(np.full(n, dim, dtype=np.int32)),
-            pa.ListArray.from_arrays(offsets, flat).cast(_STAGING_ARROW.field("vector").type),
-            pa.nulls(n, pa.string()),
+            pa.array(ids),
+            pa.array(total - ids.astype(np.int64)),
+            pa.ListArray.from_arrays(offsets, flat).cast(_EMBEDDINGS_ARROW.field("vector").type),
         ],
-        schema=_STAGING_ARROW,
+        schema=_EMBEDDINGS_ARROW,
     )
+
+
+def _error_batch(message: str) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist(
+        [{"word": message, "word_id": ERROR_ID, "count": -1, "vector": []}],
+        schema=_EMBEDDINGS_ARROW,
+    )
+
+
+def _read_rows(path: str, fmt: str, unicode_errors: str, chunk_bytes: int
+               ) -> Iterator[pa.RecordBatch]:
+    total = None
+    if fmt == "glove":
+        with open_input(path) as stream:
+            total = VectorReader(stream, fmt, unicode_errors, chunk_bytes).count_rest()
+    with open_input(path) as stream:
+        reader = VectorReader(stream, fmt, unicode_errors, chunk_bytes=chunk_bytes)
+        total = reader.count_rest() if total is None else total
+        read = 0
+        for batch in reader.batches():
+            for lo in range(0, len(batch.words), _ROWS_PER_BATCH):
+                hi = lo + _ROWS_PER_BATCH
+                yield _rows_batch(batch.words[lo:hi], batch.vectors[lo:hi], batch.start + lo,
+                                  total)
+            read = batch.start + len(batch.words)
+    if read != total:
+        raise VectorFormatError(f"the file held {total} vectors when counted and {read} when "
+                                "read: it changed while being imported")
 
 
 def _read_task(batches: Iterator[pa.RecordBatch], path: str, fmt: str, unicode_errors: str,
                chunk_bytes: int) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body of the single reading task: the file's vectors as staging batches,
-    ending with an error row if the file is malformed."""
+    """mapInArrow body of the single reading task: the file's vectors as embeddings rows; a
+    malformed file ends with one row ``word_id = ERROR_ID`` whose ``word`` is the error."""
     for _ in batches:
         pass
-    dim = 0
     try:
-        with open_input(path) as stream:
-            reader = VectorReader(stream, fmt, unicode_errors, chunk_bytes=chunk_bytes)
-            dim = reader.dim
-            for batch in reader.batches():
-                for lo in range(0, len(batch.words), _ROWS_PER_BATCH):
-                    hi = lo + _ROWS_PER_BATCH
-                    yield _staging_batch(batch.words[lo:hi], batch.vectors[lo:hi],
-                                         batch.start + lo, dim)
+        yield from _read_rows(path, fmt, unicode_errors, chunk_bytes)
     except VectorFormatError as exc:
-        yield _staging_batch(None, None, 0, dim, error=str(exc))
+        yield _error_batch(str(exc))
     except OSError as exc:
-        yield _staging_batch(None, None, 0, dim, error=f"reading failed: {exc}")
+        yield _error_batch(f"reading failed: {exc}")
 
 
 def vectors_frame(spark: SparkSession, path: str, fmt: str, unicode_errors: str = "strict",
                   chunk_bytes: int = 8 << 20) -> DataFrame:
-    """The vectors of a file as a staging DataFrame, read by one task in chunks.
+    """The vectors of a file as embeddings rows, read by one task in chunks.
 
     Returns:
-        :data:`STAGING_SCHEMA` rows ``(word, word_id, dim, vector, error=null)`` in file order
-        (``word_id`` 0..V-1), or, when the file is malformed, the rows before the problem and a
-        last row with only ``error`` set.
+        :data:`~w2v_spark.schemas.EMBEDDINGS_SCHEMA` rows in file order (``word_id`` 0..V-1,
+        ``count = V - word_id``), or, when the file is malformed, the rows before the problem
+        and a last row with ``word_id = ERROR_ID`` whose ``word`` is the error message.
     """
     check_format(fmt)
     if unicode_errors not in UNICODE_ERRORS:
         raise ValueError(f"unicode_errors must be one of {', '.join(UNICODE_ERRORS)}")
     body = partial(_read_task, path=path, fmt=fmt, unicode_errors=unicode_errors,
                    chunk_bytes=chunk_bytes)
-    return spark.range(1, numPartitions=1).mapInArrow(body, STAGING_SCHEMA)
+    return spark.range(1, numPartitions=1).mapInArrow(body, EMBEDDINGS_SCHEMA)
 
 
 def _check_staging(staging: DataFrame, path: str) -> tuple[int, int]:
     """Raise the reader's error or a duplicate word; return ``(V, d)``."""
-    error = staging.filter(F.col("error").isNotNull()).select("error").first()
-    if error is not None:
-        raise VectorFormatError(f"{path}: {error['error']}")
-    summary = staging.agg(F.count(F.lit(1)).alias("n"), F.max("dim").alias("dim")).first()
+    summary = staging.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.min("word_id").alias("first"),
+        F.max(F.size("vector")).alias("dim"),
+    ).first()
     assert summary is not None
+    if summary["first"] is not None and summary["first"] == ERROR_ID:
+        error = staging.filter(F.col("word_id") == ERROR_ID).select("word").first()
+        assert error is not None
+        raise VectorFormatError(f"{path}: {error['word']}")
     if summary["n"] == 0:
         raise VectorFormatError(f"{path}: the file holds no vectors")
     dup = (
@@ -178,6 +189,9 @@ def import_vectors(spark: SparkSession, path: str, fmt: str, dest: str, overwrit
                    unicode_errors: str = "strict") -> dict[str, Any]:
     """Import a word2vec text/binary or GloVe file into an embeddings table at ``dest``.
 
+    The table is written beside ``dest`` (``dest._importing``), checked, and moved to ``dest``
+    only when the file was read completely and holds no duplicate word.
+
     Raises:
         VectorFormatError: the file is malformed, truncated, or has a duplicate word; nothing is
             published at ``dest``.
@@ -185,23 +199,15 @@ def import_vectors(spark: SparkSession, path: str, fmt: str, dest: str, overwrit
     """
     started = time.perf_counter()
     check_format(fmt)
-    if storage.exists(spark, dest):
-        if not overwrite:
-            raise OutputError(f"{dest} exists already; pass --overwrite to replace it")
-        storage.delete(spark, dest)
+    if storage.exists(spark, dest) and not overwrite:
+        raise OutputError(f"{dest} exists already; pass --overwrite to replace it")
     staging_path = dest.rstrip("/") + "._importing"
     storage.delete(spark, staging_path)
     try:
         vectors_frame(spark, path, fmt, unicode_errors).write.parquet(staging_path)
-        staging = spark.read.parquet(staging_path)
-        count, dim = _check_staging(staging, path)
-        table = staging.select(
-            F.col("word").cast("string").alias("word"),
-            F.col("word_id").cast("int").alias("word_id"),
-            (F.lit(count) - F.col("word_id")).cast("long").alias("count"),
-            "vector",
-        )
-        table.write.parquet(dest)
+        count, dim = _check_staging(spark.read.parquet(staging_path), path)
+        storage.delete(spark, dest)
+        storage.rename(spark, staging_path, dest)
     finally:
         storage.delete(spark, staging_path)
     return {"input": path, "format": fmt, "table": dest, "vectors": count, "dim": dim,

@@ -101,6 +101,11 @@ def test_existing_destination_needs_overwrite(spark, tmp_path: Path) -> None:
     import_vectors(spark, str(path), "glove", dest)
     with pytest.raises(OutputError, match="--overwrite"):
         import_vectors(spark, str(path), "glove", dest)
+    path.write_text("c 1 2\nd 1\n", encoding="utf-8")
+    with pytest.raises(VectorFormatError, match="line 2"):
+        import_vectors(spark, str(path), "glove", dest, overwrite=True)
+    assert [r["word"] for r in spark.read.parquet(dest).orderBy("word_id").collect()] == [
+        "a", "b"]
     path.write_text("c 1 2\n", encoding="utf-8")
     import_vectors(spark, str(path), "glove", dest, overwrite=True)
     assert [r["word"] for r in spark.read.parquet(dest).collect()] == ["c"]
