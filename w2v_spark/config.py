@@ -131,8 +131,8 @@ class TrainConfig:
     seed: int = 1
     num_partitions: int = 2
     syncs_per_epoch: int = 4
-    batch_size: int = 128
-    shared_negatives: int = 0
+    batch_size: int = 256
+    shared_negatives: int = 32
     merge: str = "mean"
     keep_checkpoints: int = 0
 
