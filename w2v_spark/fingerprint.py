@@ -27,11 +27,11 @@ HASH_LIMIT = 64 << 20
 #: Config keys that do not change any table's content.
 NO_EFFECT = frozenset({("train", "keep_checkpoints")})
 
-#: Spark settings that change results. Arrow's batch size sets where the kernel's minibatches
-#: end; the file-split settings decide how the input is cut into partitions, which numbers its
-#: lines (the pipeline fixes ``spark.sql.files.minPartitionNum`` itself while reading).
+#: Spark settings that change results: the file-split settings decide how the input is cut
+#: into partitions, which numbers its lines (the pipeline fixes
+#: ``spark.sql.files.minPartitionNum`` itself while reading). Arrow's batch size does not: the
+#: kernel's minibatches run across Arrow batches.
 SPARK_RESULT_SETTINGS = (
-    "spark.sql.execution.arrow.maxRecordsPerBatch",
     "spark.sql.files.maxPartitionBytes",
     "spark.sql.files.openCostInBytes",
 )

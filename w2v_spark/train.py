@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial, reduce
 
@@ -150,14 +150,7 @@ def _train_slice(
         progress_start=float(info.progress_start),
         progress_scale=info.round_pairs / max(info.slice_pairs[partition], 1),
     )
-    for batch in itertools.chain([first], batches):
-        if batch.num_rows and pc.min_max(batch.column(2)) != first_range:
-            raise RuntimeError("a training task received rows of more than one slice")
-        # As in word2vec, the context word's input vector predicts the center word.
-        trainer.train(
-            batch.column(1).to_numpy().astype(np.int32, copy=False),
-            batch.column(0).to_numpy().astype(np.int32, copy=False),
-        )
+    trainer.train_all(_slice_pairs(itertools.chain([first], batches), first_range))
     seconds = time.perf_counter() - started
     blocks = [
         *_touched_blocks(partition, "input", trainer.w_in, trainer.touched_in),
@@ -177,6 +170,19 @@ def _train_slice(
         ],
         schema=_TOUCHED_ARROW,
     )
+
+
+def _slice_pairs(batches: Iterable[pa.RecordBatch], slice_range: pa.StructScalar
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(inputs, outputs) int32 arrays of every Arrow batch of (center, context, slice) rows:
+    as in word2vec, the context word's input vector predicts the center word."""
+    for batch in batches:
+        if batch.num_rows and pc.min_max(batch.column(2)) != slice_range:
+            raise RuntimeError("a training task received rows of more than one slice")
+        yield (
+            batch.column(1).to_numpy().astype(np.int32, copy=False),
+            batch.column(0).to_numpy().astype(np.int32, copy=False),
+        )
 
 
 def train_round_frame(

@@ -33,6 +33,7 @@ from w2v_spark.pipeline import (
     vocab_stage,
 )
 from w2v_spark.schemas import METRICS_SCHEMA, SUCCESS_MARKER
+from w2v_spark.session import sql_conf
 from w2v_spark.synthetic import generate_sentences
 
 pytestmark = pytest.mark.spark
@@ -204,6 +205,22 @@ def test_two_runs_are_identical(spark, run_a, run_b) -> None:
     assert pairs_a.keys() == pairs_b.keys()
     for key, values in pairs_a.items():
         np.testing.assert_array_equal(values, pairs_b[key], err_msg=str(key))
+
+
+def test_arrow_batch_size_does_not_change_the_model(spark, cfg: Config, run_a,
+                                                   tmp_path: Path) -> None:
+    """A task's minibatches run across Arrow batches, so the Arrow batch size (64 in the test
+    session) changes nothing, even at a size that cuts every minibatch."""
+    out_a, _ = run_a
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("tokens", "vocab", "pairs", "run.json"):
+        copy = shutil.copytree if (out_a / name).is_dir() else shutil.copy
+        copy(out_a / name, out / name)
+    with sql_conf(spark, "spark.sql.execution.arrow.maxRecordsPerBatch", "37"):
+        train_stage(spark, cfg, str(out))
+    export_stage(spark, cfg, str(out))
+    _assert_same_embeddings(out_a, out)
 
 
 def test_stages_one_by_one_match_run_pipeline(run_a, run_c) -> None:

@@ -33,9 +33,9 @@ def test_settings_differences_name_the_key_and_both_values() -> None:
         recorded, result_settings(load_config(overrides=["train.keep_checkpoints=3"]), SPARK)
     ) == []
     current = result_settings(load_config(overrides=["train.seed=7", "vocab.min_count=2"]),
-                              {**SPARK, "spark.sql.execution.arrow.maxRecordsPerBatch": "10"})
+                              {**SPARK, "spark.sql.files.maxPartitionBytes": "10"})
     assert settings_differences(recorded, current) == [
-        "spark.sql.execution.arrow.maxRecordsPerBatch was '64' in the run, '10' now",
+        "spark.sql.files.maxPartitionBytes was '64' in the run, '10' now",
         "train.seed was 1 in the run, 7 now",
         "vocab.min_count was 5 in the run, 2 now",
     ]

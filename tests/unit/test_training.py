@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 
 import numpy as np
 import pytest
@@ -82,7 +83,10 @@ def test_train_all_equals_train_on_concatenation() -> None:
     centers, contexts = _pairs(2, 96)
     whole, batched = _trainer(3), _trainer(3)
     whole.train(centers, contexts)
-    batched.train_all([(centers[:48], contexts[:48]), (centers[48:], contexts[48:])])
+    cuts = [0, 13, 13, 50, 83, 96]  # pieces that are not multiples of the batch size
+    batched.train_all(
+        (centers[a:b], contexts[a:b]) for a, b in itertools.pairwise(cuts)
+    )
     np.testing.assert_array_equal(whole.w_in, batched.w_in)
     np.testing.assert_array_equal(whole.w_out, batched.w_out)
 

@@ -88,6 +88,20 @@ class SliceTrainer:
             self.last_lr = lr
 
     def train_all(self, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
-        """Train on every (centers, contexts) batch of an iterable, in order."""
+        """Train on every (centers, contexts) pair of an iterable of arrays, in order.
+
+        Minibatches run across the boundaries of the arrays, so the result is that of
+        :meth:`train` on their concatenation however the stream is cut (the Arrow batches of a
+        Spark task, for instance).
+        """
+        carry_c = carry_o = np.empty(0, dtype=np.int32)
         for centers, contexts in batches:
-            self.train(centers, contexts)
+            if carry_c.size:
+                centers = np.concatenate([carry_c, centers])
+                contexts = np.concatenate([carry_o, contexts])
+            full = centers.shape[0] - centers.shape[0] % self.batch_size
+            if full:
+                self.train(centers[:full], contexts[:full])
+            carry_c, carry_o = centers[full:], contexts[full:]
+        if carry_c.size:
+            self.train(carry_c, carry_o)
