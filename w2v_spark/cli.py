@@ -21,6 +21,8 @@ _EPILOG = """examples:
       --config conf/cluster.toml --set train.vector_size=300 --set train.epochs=3
   w2v-spark vocab --output out/ --set vocab.min_count=10 --overwrite
   w2v-spark demo --output .demo
+  w2v-spark run --config conf/items.toml --input ratings.csv --output out/items \
+      --set input.sequence_col=userId --set input.item_col=movieId
 """
 
 
@@ -28,7 +30,9 @@ def _add_common(p: argparse.ArgumentParser, *, needs_input: bool, output_default
                 ) -> None:
     if needs_input:
         p.add_argument("--input", required=True,
-                       help="text file(s) of lines: a path, directory or glob Spark can read")
+                       help="text file(s) of lines, an events table (CSV, Parquet or a Spark "
+                            "SQL table name) or basket lines, as [input] format says: a path, "
+                            "directory or glob Spark can read")
     p.add_argument("--output", required=output_default is None, default=output_default,
                    help="directory for the run's tables")
     p.add_argument("--config", action="append", default=[], metavar="FILE",
@@ -54,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     for stage in STAGE_COMMANDS:
         sp = sub.add_parser(stage, help=f"only the {stage} stage, from the previous stage's tables")
         _add_common(sp, needs_input=stage == "tokenize", output_default=None)
+    recommend = sub.add_parser(
+        "recommend", help="items runs: the neighbors, user_vectors and recommendations tables "
+        "from the embeddings")
+    _add_common(recommend, needs_input=False, output_default=None)
     demo = sub.add_parser(
         "demo", help="generate the built-in synthetic corpus, train on it, show neighbours"
     )
@@ -81,6 +89,7 @@ def _run_stage(command: str, args: argparse.Namespace, cfg: Config) -> dict[str,
         "pairs": pipeline.pairs_stage,
         "train": pipeline.train_stage,
         "export": pipeline.export_stage,
+        "recommend": pipeline.recommend_stage,
     }[command]
     return stage(spark, cfg, args.output, args.overwrite)
 

@@ -5,6 +5,9 @@ reader here refuses a table without it.
 Layout under the output directory::
 
     tokens/  vocab/  pairs/epoch=E/shard=S/  model/round=NNNNN/  embeddings/  metrics/  run.json
+
+and for items (``[input] format = events | baskets``) also ``sequences/`` (tokenize),
+``neighbors/``, ``user_vectors/`` and ``recommendations/`` (the recommend stage).
 """
 
 from __future__ import annotations
@@ -23,16 +26,36 @@ from w2v_spark import storage
 from w2v_spark.config import Config
 from w2v_spark.errors import EmptyCorpusError, InputError, OutputError, SchemaError
 from w2v_spark.export import embeddings_table
+from w2v_spark.items import (
+    basket_sequences,
+    check_order_values,
+    event_sequences,
+    event_stats,
+    sequence_stats,
+    sequence_tokens,
+    typed_events,
+)
 from w2v_spark.pairs import Vocabulary, generate_pairs
+from w2v_spark.recommend import (
+    item_neighbors,
+    recommendations,
+    seen_items,
+    user_history,
+    user_vectors,
+)
 from w2v_spark.schemas import (
     EMBEDDINGS,
     METRICS,
     METRICS_SCHEMA,
     MODEL,
+    NEIGHBORS,
     PAIRS,
     PAIRS_SCHEMA,
+    RECOMMENDATIONS,
+    SEQUENCES,
     SUCCESS_MARKER,
     TOKENS,
+    USER_VECTORS,
     VOCAB,
 )
 from w2v_spark.session import sql_conf
@@ -110,8 +133,12 @@ def _glob_base(path: str) -> str:
     return path[:cut].rsplit("/", 1)[0] or "/"
 
 
-def check_overlap(spark: SparkSession, input_path: str, output: str) -> None:
-    """Refuse an output directory that would contain, or be contained in, the input."""
+def check_overlap(spark: SparkSession, input_path: str, output: str,
+                  is_path: bool = True) -> None:
+    """Refuse an output directory that would contain, or be contained in, the input
+    (``is_path=False``: the input is a table name, nothing to check)."""
+    if not is_path:
+        return
     out_q = storage.qualify(spark, output).rstrip("/")
     in_q = storage.qualify(spark, _glob_base(input_path)).rstrip("/")
     if in_q == out_q or in_q.startswith(out_q + "/") or out_q.startswith(in_q + "/"):
@@ -121,12 +148,12 @@ def check_overlap(spark: SparkSession, input_path: str, output: str) -> None:
         )
 
 
-def check_output(spark: SparkSession, input_path: str | None, output: str, overwrite: bool
-                 ) -> None:
+def check_output(spark: SparkSession, input_path: str | None, output: str, overwrite: bool,
+                 input_is_path: bool = True) -> None:
     """Refuse an output directory that is not empty (unless ``overwrite``) or that would
-    contain, or be contained in, the input."""
+    contain, or be contained in, the input (``input_is_path=False``: a table name)."""
     if input_path is not None:
-        check_overlap(spark, input_path, output)
+        check_overlap(spark, input_path, output, is_path=input_is_path)
     if storage.is_nonempty_dir(spark, output):
         if not overwrite:
             raise OutputError(
@@ -142,7 +169,10 @@ def check_output(spark: SparkSession, input_path: str | None, output: str, overw
 
 def tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, output: str,
                    overwrite: bool = False) -> dict[str, Any]:
-    """Read text lines from ``input_path`` and write the tokens table."""
+    """Read text lines from ``input_path`` and write the tokens table (for items: the
+    sequences and tokens tables, see :func:`items_tokenize_stage`)."""
+    if cfg.input.is_items:
+        return items_tokenize_stage(spark, cfg, input_path, output, overwrite)
     started = time.perf_counter()
     paths = RunPaths(output)
     if not storage.glob_exists(spark, input_path):
@@ -370,7 +400,7 @@ def export_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool 
 def run_pipeline(spark: SparkSession, cfg: Config, input_path: str, output: str,
                  overwrite: bool = False) -> dict[str, Any]:
     """Every stage, corpus to embeddings."""
-    check_output(spark, input_path, output, overwrite)
+    check_output(spark, input_path, output, overwrite, _input_is_path(cfg))
     report = {
         "tokenize": tokenize_stage(spark, cfg, input_path, output),
         "vocab": vocab_stage(spark, cfg, output),
@@ -378,6 +408,8 @@ def run_pipeline(spark: SparkSession, cfg: Config, input_path: str, output: str,
         "train": train_stage(spark, cfg, output),
         "export": export_stage(spark, cfg, output),
     }
+    if cfg.input.is_items:
+        report["recommend"] = recommend_stage(spark, cfg, output)
     return report
 
 
@@ -391,3 +423,148 @@ def read_embeddings(spark: SparkSession, output: str) -> Embeddings:
     if missing:
         raise SchemaError(f"the embeddings table {path} lacks column(s) {sorted(missing)}")
     return Embeddings.from_arrow(table.select("word", "word_id", "count", "vector").toArrow())
+
+
+# ---------------------------------------------------------------------------------------------
+# items: events or baskets in; sequences, neighbours, user vectors and recommendations out
+
+
+def _input_is_path(cfg: Config) -> bool:
+    """Whether ``--input`` is a path (not the name of a Spark SQL table)."""
+    return not (cfg.input.format == "events" and cfg.input.table_format == "table")
+
+
+def read_events(spark: SparkSession, cfg: Config, input_path: str) -> DataFrame:
+    """The events table at ``input_path`` (CSV, Parquet, or a Spark SQL table's name)."""
+    icfg = cfg.input
+    if icfg.table_format == "table":
+        if not spark.catalog.tableExists(input_path):
+            raise InputError(
+                f"the input table {input_path} does not exist ([input] table_format = "
+                "\"table\" reads --input as a Spark SQL table name)"
+            )
+        return spark.table(input_path)
+    if not storage.glob_exists(spark, input_path):
+        raise InputError(f"the input {input_path} does not exist")
+    if icfg.table_format == "parquet":
+        return spark.read.parquet(input_path)
+    return (
+        spark.read.option("header", str(icfg.header).lower())
+        .option("sep", icfg.csv_delimiter)
+        .option("inferSchema", "false")
+        .csv(input_path)
+    )
+
+
+def _event_sequences(spark: SparkSession, cfg: Config, input_path: str
+                     ) -> tuple[DataFrame, dict[str, Any]]:
+    raw = read_events(spark, cfg, input_path)
+    if not raw.columns:
+        raise EmptyCorpusError(f"the input {input_path} is empty: it has no columns or rows")
+    typed = typed_events(raw, cfg.input)
+    stats = event_stats(typed)
+    if stats.rows == 0:
+        raise EmptyCorpusError(f"the input {input_path} is empty: it has no rows")
+    check_order_values(stats, cfg.input.order_col)
+    if stats.valid == 0:
+        raise EmptyCorpusError(
+            f"every one of the {stats.rows} rows of {input_path} has a null sequence id "
+            f"({stats.null_sequence}), item ({stats.null_item}) or order value "
+            f"({stats.null_order}); check [input] sequence_col, item_col and order_col"
+        )
+    facts = {
+        "input": input_path,
+        "rows": stats.rows,
+        "skipped_null_rows": stats.skipped,
+        "null_sequence_ids": stats.null_sequence,
+        "null_items": stats.null_item,
+        "null_order_values": stats.null_order,
+    }
+    return event_sequences(typed, cfg.input.session_gap), facts
+
+
+def _basket_sequences(spark: SparkSession, cfg: Config, input_path: str
+                      ) -> tuple[DataFrame, dict[str, Any]]:
+    if not storage.glob_exists(spark, input_path):
+        raise InputError(f"the input {input_path} does not exist")
+    lines = spark.read.text(input_path)
+    stats = corpus_stats(lines)
+    if stats.lines == 0:
+        raise EmptyCorpusError(f"the input {input_path} is empty: it has no lines")
+    return basket_sequences(lines, cfg.input.separator), {"input": input_path, **asdict(stats)}
+
+
+def items_tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, output: str,
+                         overwrite: bool = False) -> dict[str, Any]:
+    """Read events or baskets, write the sequences table (every sequence, ordered) and the
+    tokens table (the sequences of two or more items, in chunks)."""
+    started = time.perf_counter()
+    paths = RunPaths(output)
+    check_overlap(spark, input_path, output, is_path=_input_is_path(cfg))
+    if cfg.input.format == "baskets":
+        sequences, facts = _basket_sequences(spark, cfg, input_path)
+    else:
+        sequences, facts = _event_sequences(spark, cfg, input_path)
+    _prepare_table(spark, paths.table(SEQUENCES), overwrite)
+    _prepare_table(spark, paths.table(TOKENS), overwrite)
+    _write(sequences, paths.table(SEQUENCES))
+    written = storage.read_table(spark, paths.table(SEQUENCES), "sequences")
+    facts.update(sequence_stats(written))
+    partitions = max(2 * cfg.train.num_partitions, 2)
+    _write(sequence_tokens(written, cfg.tokenize.max_sentence_length, partitions),
+           paths.table(TOKENS))
+    tokens = storage.read_table(spark, paths.table(TOKENS), "tokens")
+    summary = tokens.select(
+        F.count(F.lit(1)).alias("sentences"), F.sum(F.size("tokens")).alias("tokens")
+    ).first()
+    assert summary is not None
+    facts.update(
+        sentences=int(summary["sentences"]),
+        tokens=int(summary["tokens"] or 0),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    _record(spark, paths, cfg, "tokenize", facts)
+    if facts["tokens"] == 0:
+        raise EmptyCorpusError(
+            f"no sequence of {input_path} has two or more items ({facts['sequences']} "
+            "sequences of one item): there are no pairs to learn from"
+            + ("; [input] session_gap may be too small" if cfg.input.session_gap else "")
+        )
+    return facts
+
+
+def recommend_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool = False
+                    ) -> dict[str, Any]:
+    """From the embeddings of an items run: the neighbors table, and for events the
+    user_vectors and recommendations tables (``[items]`` says how many of each)."""
+    started = time.perf_counter()
+    paths = RunPaths(output)
+    icfg = cfg.items
+    embeddings = storage.read_table(spark, paths.table(EMBEDDINGS), "embeddings")
+    facts: dict[str, Any] = {}
+    if icfg.neighbors > 0:
+        _prepare_table(spark, paths.table(NEIGHBORS), overwrite)
+        _write(item_neighbors(embeddings, icfg.neighbors, icfg.block_rows),
+               paths.table(NEIGHBORS))
+        facts["neighbors"] = icfg.neighbors
+    if cfg.input.format == "events" and icfg.recommendations > 0:
+        sequences = storage.read_table(spark, paths.table(SEQUENCES), "sequences")
+        history = user_history(sequences)
+        _prepare_table(spark, paths.table(USER_VECTORS), overwrite)
+        _prepare_table(spark, paths.table(RECOMMENDATIONS), overwrite)
+        _write(user_vectors(history, embeddings, icfg.recency_half_life),
+               paths.table(USER_VECTORS))
+        users = storage.read_table(spark, paths.table(USER_VECTORS), "user_vectors")
+        with sql_conf(spark, "spark.sql.execution.arrow.maxRecordsPerBatch", "4"):
+            _write(
+                recommendations(users, seen_items(history, embeddings), embeddings,
+                                icfg.recommendations, icfg.block_rows),
+                paths.table(RECOMMENDATIONS),
+            )
+        facts["users"] = users.count()
+        facts["users_without_vector"] = (
+            sequences.select("sequence").distinct().count() - facts["users"]
+        )
+    facts["seconds"] = round(time.perf_counter() - started, 3)
+    _record(spark, paths, cfg, "recommend", facts)
+    return facts

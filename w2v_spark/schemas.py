@@ -21,6 +21,11 @@ PAIRS = "pairs"
 MODEL = "model"
 EMBEDDINGS = "embeddings"
 METRICS = "metrics"
+# Items runs only.
+SEQUENCES = "sequences"
+NEIGHBORS = "neighbors"
+USER_VECTORS = "user_vectors"
+RECOMMENDATIONS = "recommendations"
 
 SUCCESS_MARKER = "_SUCCESS"
 
@@ -95,5 +100,38 @@ METRICS_SCHEMA = StructType(
         StructField("pairs", LongType(), False),
         StructField("pairs_per_sec", DoubleType(), False),
         StructField("seconds", DoubleType(), False),
+    ]
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# items
+
+#: Whole ordered item sequences (one row per sequence, or per session of one), before chunking.
+SEQUENCES_SCHEMA = StructType(
+    [
+        StructField("sequence", StringType(), False),
+        StructField("session", IntegerType(), False),
+        StructField("line_id", LongType(), False),
+        StructField("items", ArrayType(StringType(), False), False),
+    ]
+)
+
+#: A user's taste: the weighted mean of the unit vectors of the user's items in the vocabulary.
+USER_VECTORS_SCHEMA = StructType(
+    [
+        StructField("user", StringType(), False),
+        StructField("items", LongType(), False),
+        StructField("vector", ArrayType(FloatType(), False), False),
+    ]
+)
+
+#: Each user's top items by cosine with the user's vector, items already seen left out.
+RECOMMENDATIONS_SCHEMA = StructType(
+    [
+        StructField("user", StringType(), False),
+        StructField("item", StringType(), False),
+        StructField("score", FloatType(), False),
+        StructField("rank", IntegerType(), False),
     ]
 )
