@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from w2v_spark import cli_vectors
 from w2v_spark.config import Config, load_config
-from w2v_spark.errors import W2VError
+from w2v_spark.errors import InputError, W2VError
 
 STAGE_COMMANDS = ("tokenize", "vocab", "pairs", "train", "export")
 
@@ -23,18 +24,20 @@ _EPILOG = """examples:
   w2v-spark demo --output .demo
   w2v-spark run --config conf/items.toml --input ratings.csv --output out/items \
       --set input.sequence_col=userId --set input.item_col=movieId
+  w2v-spark similar king --output out/
+  w2v-spark import --format glove --input glove.6B.50d.txt --embeddings tables/glove
 """
 
 
-def _add_common(p: argparse.ArgumentParser, *, needs_input: bool, output_default: str | None
-                ) -> None:
+def _add_common(p: argparse.ArgumentParser, *, needs_input: bool, output_default: str | None,
+                output_required: bool = True) -> None:
     if needs_input:
         p.add_argument("--input", required=True,
                        help="text file(s) of lines, an events table (CSV, Parquet or a Spark "
                             "SQL table name) or basket lines, as [input] format says: a path, "
                             "directory or glob Spark can read")
-    p.add_argument("--output", required=output_default is None, default=output_default,
-                   help="directory for the run's tables")
+    p.add_argument("--output", required=output_required and output_default is None,
+                   default=output_default, help="directory for the run's tables")
     p.add_argument("--config", action="append", default=[], metavar="FILE",
                    help="TOML config file; repeat to layer several")
     p.add_argument("--set", action="append", default=[], dest="overrides",
@@ -56,8 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_common(run, needs_input=True, output_default=None)
     for stage in STAGE_COMMANDS:
-        sp = sub.add_parser(stage, help=f"only the {stage} stage, from the previous stage's tables")
-        _add_common(sp, needs_input=stage == "tokenize", output_default=None)
+        help_text = f"only the {stage} stage, from the previous stage's tables"
+        if stage == "export":
+            help_text = "the export stage, or with --format the embeddings as a vectors file"
+        sp = sub.add_parser(stage, help=help_text)
+        _add_common(sp, needs_input=stage == "tokenize", output_default=None,
+                    output_required=stage != "export")
+        if stage == "export":
+            cli_vectors.add_export_options(sp)
     recommend = sub.add_parser(
         "recommend", help="items runs: the neighbors, user_vectors and recommendations tables "
         "from the embeddings")
@@ -68,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(demo, needs_input=False, output_default=".demo")
     demo.add_argument("--sentences", type=int, default=20_000,
                       help="sentences of synthetic corpus to generate (default 20000)")
+    cli_vectors.add_parsers(sub)
     return parser
 
 
@@ -134,6 +144,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``w2v-spark``; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ("similar", "analogy", "evaluate"):
+            getattr(cli_vectors, args.command)(args)
+            return 0
+        if args.command in ("neighbors", "import"):
+            run = cli_vectors.neighbors if args.command == "neighbors" else (
+                cli_vectors.import_command)
+            print(json.dumps(run(args), indent=2, default=str))
+            return 0
+        if args.command == "export" and args.vectors_format is not None:
+            print(json.dumps(cli_vectors.export_file(args), indent=2, default=str))
+            return 0
+        if args.command == "export" and (args.output is None or args.to or args.embeddings):
+            raise InputError(
+                "export without --format is the pipeline stage and needs --output RUN_DIR only; "
+                "--to and --embeddings go with --format word2vec-text|word2vec-bin|glove"
+            )
         cfg = _config(args)
         if args.command == "demo":
             _demo(args, cfg)

@@ -10,12 +10,14 @@ class W2VError(Exception):
 class WordNotInVocabularyError(W2VError, KeyError):
     """A queried word is not in the vocabulary."""
 
-    def __init__(self, word: str) -> None:
+    def __init__(self, word: str, detail: str = "") -> None:
         super().__init__(word)
         self.word = word
+        self.detail = detail
 
     def __str__(self) -> str:
-        return f"word {self.word!r} is not in the vocabulary"
+        message = f"word {self.word!r} is not in the vocabulary"
+        return f"{message}; {self.detail}" if self.detail else message
 
 
 class ConfigError(W2VError, ValueError):
@@ -48,3 +50,7 @@ class IncompleteTableError(W2VError):
 
 class JavaNotFoundError(W2VError):
     """Spark needs a Java runtime and none was found."""
+
+
+class VectorFormatError(InputError):
+    """A word2vec or GloVe vectors file is malformed, truncated or not in the stated format."""

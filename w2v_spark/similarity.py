@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from w2v_spark.errors import WordNotInVocabularyError
+from w2v_spark.errors import VectorFormatError, WordNotInVocabularyError
+from w2v_spark.formats import read_vectors, write_vectors
 
 __all__ = ["Embeddings", "unit_vector"]
 
@@ -194,6 +195,64 @@ class Embeddings:
         dim = len(vectors[0]) if len(vectors) else 0
         matrix = vectors.flatten().to_numpy().astype(np.float32).reshape(-1, dim)
         return cls(table.column("word").to_pylist(), matrix, table.column("count").to_numpy())
+
+    @classmethod
+    def load(cls, spark: Any, source: str) -> Embeddings:
+        """An embeddings table in memory: a Spark table name, a table path, or a run
+        directory (its ``embeddings/`` table).
+
+        Raises:
+            InputError: the table or path does not exist; IncompleteTableError when the table
+                has no ``_SUCCESS`` marker; SchemaError when columns are missing.
+        """
+        from w2v_spark.vector_files import load_embeddings
+
+        return load_embeddings(spark, source)
+
+    @classmethod
+    def from_file(cls, path: str, fmt: str, unicode_errors: str = "strict") -> Embeddings:
+        """A word2vec text (``"word2vec-text"``), word2vec binary (``"word2vec-bin"``) or
+        GloVe (``"glove"``) file, plain or gzip, read directly into memory (no Spark).
+
+        The file order is taken as the frequency order; counts are ``V - row`` as in gensim.
+
+        Raises:
+            VectorFormatError: the file is malformed or truncated (the message names the line
+                or record).
+        """
+        words, vectors = read_vectors(path, fmt, unicode_errors)
+        return cls._from_file_rows(words, vectors, path)
+
+    @classmethod
+    def _from_file_rows(cls, words: list[str], vectors: FloatArray, path: str) -> Embeddings:
+        seen: dict[str, int] = {}
+        for i, w in enumerate(words):
+            if w in seen:
+                raise VectorFormatError(
+                    f"{path}: the word {w!r} appears twice (vectors {seen[w] + 1} and {i + 1}); "
+                    "each word must have one vector"
+                )
+            seen[w] = i
+        return cls(words, vectors, np.arange(len(words), 0, -1, dtype=np.int64))
+
+    @classmethod
+    def load_word2vec_format(cls, path: str, binary: bool = False,
+                             unicode_errors: str = "strict") -> Embeddings:
+        """A word2vec file in memory, as gensim's ``KeyedVectors.load_word2vec_format``."""
+        return cls.from_file(path, "word2vec-bin" if binary else "word2vec-text", unicode_errors)
+
+    @classmethod
+    def load_glove(cls, path: str, unicode_errors: str = "strict") -> Embeddings:
+        """A GloVe text file (no header line) in memory."""
+        return cls.from_file(path, "glove", unicode_errors)
+
+    def save_word2vec_format(self, path: str, binary: bool = False,
+                             precision: int | None = None) -> None:
+        """Write the vectors in row order as a word2vec file (gzip when ``path`` ends in
+        ``.gz``); text values in the shortest form that reads back as the same float32 unless
+        ``precision`` (significant digits) is given. The file appears only when complete."""
+        write_vectors(path, self.words, self.vectors,
+                      "word2vec-bin" if binary else "word2vec-text", precision)
 
     def __repr__(self) -> str:
         return f"Embeddings(V={len(self.words)}, d={self.vector_size})"
