@@ -36,7 +36,7 @@ SMALL = [
     "input.sequence_col=user", "input.item_col=song", "input.order_col=played_at",
     "vocab.min_count=2", "pairs.window=0", "pairs.sample=0", "train.vector_size=16",
     "train.epochs=5", "train.syncs_per_epoch=1", "train.keep_checkpoints=1",
-    "items.block_rows=16", "items.neighbors=0",
+    "items.block_rows=16", "items.neighbors=5",
 ]
 
 
@@ -105,7 +105,7 @@ def runs(tmp_path_factory, split) -> list[Path]:
 
 def test_items_run_writes_every_table(spark, runs, split) -> None:
     out = runs[0]
-    for table in ("sequences", "tokens", "vocab", "embeddings", "user_vectors",
+    for table in ("sequences", "tokens", "vocab", "embeddings", "neighbors", "user_vectors",
                   "recommendations"):
         assert (out / table / SUCCESS_MARKER).exists(), table
     facts = json.loads((out / "run.json").read_text())["stages"]
@@ -140,6 +140,18 @@ def test_recommendations_leave_seen_items_out_and_follow_the_clusters(
     assert np.mean(top) > 0.8
 
 
+def test_item_neighbours_recover_the_planted_clusters(spark, runs, planted) -> None:
+    table = spark.read.parquet(str(runs[0] / "neighbors"))
+    assert table.columns == ["item", "neighbor", "score", "rank"]
+    rows = table.collect()
+    vocab = {r["word"] for r in spark.read.parquet(str(runs[0] / "vocab")).collect()}
+    assert {r["item"] for r in rows} == vocab
+    assert all(1 <= r["rank"] <= 5 and r["item"] != r["neighbor"] for r in rows)
+    same = [planted.item_cluster[r["item"]] == planted.item_cluster[r["neighbor"]]
+            for r in rows if r["rank"] <= 3]
+    assert np.mean(same) > 0.8
+
+
 def test_next_item_hit_rate_beats_popularity(spark, runs, split) -> None:
     emb = pipeline.read_embeddings(spark, str(runs[0]))
     cases = split[1]
@@ -155,6 +167,7 @@ def test_next_item_hit_rate_beats_popularity(spark, runs, split) -> None:
 
 def test_items_run_is_deterministic(spark, runs) -> None:
     for table, order in (("sequences", ["sequence", "session"]), ("embeddings", ["word_id"]),
+                         ("neighbors", ["item", "rank"]),
                          ("user_vectors", ["user"]), ("recommendations", ["user", "rank"])):
         first, second = (spark.read.parquet(str(out / table)).orderBy(*order) for out in runs)
         assert_df_equality(first, second)
