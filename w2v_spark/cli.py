@@ -23,6 +23,8 @@ _EPILOG = """examples:
   w2v-spark vocab --output out/ --set vocab.min_count=10 --overwrite
   w2v-spark run --input corpus.txt --output out/ --resume    # after a crash: continue
   w2v-spark demo --output .demo
+  w2v-spark run --config conf/items.toml --input ratings.csv --output out/items \
+      --set input.sequence_col=userId --set input.item_col=movieId
   w2v-spark similar king --output out/
   w2v-spark import --format glove --input glove.6B.50d.txt --embeddings tables/glove
 """
@@ -32,7 +34,9 @@ def _add_common(p: argparse.ArgumentParser, *, needs_input: bool, output_default
                 output_required: bool = True) -> None:
     if needs_input:
         p.add_argument("--input", required=True,
-                       help="text file(s) of lines: a path, directory or glob Spark can read")
+                       help="text file(s) of lines, an events table (CSV, Parquet or a Spark "
+                            "SQL table name) or basket lines, as [input] format says: a path, "
+                            "directory or glob Spark can read")
     p.add_argument("--output", required=output_required and output_default is None,
                    default=output_default, help="directory for the run's tables")
     p.add_argument("--config", action="append", default=[], metavar="FILE",
@@ -68,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                     output_required=stage != "export")
         if stage == "export":
             cli_vectors.add_export_options(sp)
+    recommend = sub.add_parser(
+        "recommend", help="items runs: the neighbors, user_vectors and recommendations tables "
+        "from the embeddings")
+    _add_common(recommend, needs_input=False, output_default=None)
     demo = sub.add_parser(
         "demo", help="generate the built-in synthetic corpus, train on it, show neighbours"
     )
@@ -101,6 +109,7 @@ def _run_stage(command: str, args: argparse.Namespace, cfg: Config) -> dict[str,
         "pairs": pipeline.pairs_stage,
         "train": pipeline.train_stage,
         "export": pipeline.export_stage,
+        "recommend": pipeline.recommend_stage,
     }[command]
     return stage(spark, cfg, args.output, args.overwrite, resume=args.resume)
 

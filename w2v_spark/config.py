@@ -19,7 +19,8 @@ import tomllib
 
 from w2v_spark.errors import ConfigError
 
-INPUT_FORMATS = ("text",)
+INPUT_FORMATS = ("text", "events", "baskets")
+TABLE_FORMATS = ("csv", "parquet", "table")
 MERGE_MODES = ("mean", "sum", "average")
 
 
@@ -30,15 +31,50 @@ def _check(condition: bool, section: str, key: str, message: str, value: object)
 
 @dataclass(frozen=True)
 class InputConfig:
-    """How the corpus is read."""
+    """How the corpus is read.
+
+    ``format``: ``text`` (lines of text), ``events`` (a table with a sequence id, an item and an
+    ordering column; ``table_format`` says whether ``--input`` is CSV, Parquet or the name of a
+    Spark SQL table) or ``baskets`` (text lines of items split by ``separator``). With
+    ``session_gap > 0`` an events sequence is split where consecutive events are further apart
+    than that (in the ordering column's units: seconds for timestamps).
+    """
 
     format: str = "text"
+    table_format: str = "csv"
+    header: bool = True
+    csv_delimiter: str = ","
+    sequence_col: str = "sequence_id"
+    item_col: str = "item"
+    order_col: str = "timestamp"
+    separator: str = " "
+    session_gap: float = 0.0
 
     def __post_init__(self) -> None:
         _check(
             self.format in INPUT_FORMATS, "input", "format",
             f"must be one of {', '.join(INPUT_FORMATS)}", self.format,
         )
+        _check(
+            self.table_format in TABLE_FORMATS, "input", "table_format",
+            f"must be one of {', '.join(TABLE_FORMATS)}", self.table_format,
+        )
+        _check(len(self.csv_delimiter) == 1, "input", "csv_delimiter",
+               "must be one character", self.csv_delimiter)
+        _check(self.separator != "", "input", "separator", "must not be empty", self.separator)
+        for key in ("sequence_col", "item_col", "order_col"):
+            value = getattr(self, key)
+            _check(value.strip() != "", "input", key, "must name a column", value)
+        names = [self.sequence_col, self.item_col, self.order_col]
+        _check(len(set(names)) == 3, "input", "sequence_col/item_col/order_col",
+               "must be three different columns", names)
+        _check(self.session_gap >= 0, "input", "session_gap",
+               "must be >= 0 (0 = no sessions)", self.session_gap)
+
+    @property
+    def is_items(self) -> bool:
+        """Whether the input is item sequences (events or baskets) rather than text."""
+        return self.format != "text"
 
 
 @dataclass(frozen=True)
@@ -97,13 +133,20 @@ class VocabConfig:
 
 @dataclass(frozen=True)
 class PairsConfig:
-    """Skip-gram pair generation: maximum window half-width and subsampling threshold."""
+    """Skip-gram pair generation: maximum window half-width and subsampling threshold.
+
+    ``window = 0`` pairs every item of a sentence with every other (item2vec's whole-sequence
+    window). With ``shrink_windows`` (as in gensim) each center draws its half-width in
+    ``1..window``; without, every center uses ``window``.
+    """
 
     window: int = 5
     sample: float = 1e-3
+    shrink_windows: bool = True
 
     def __post_init__(self) -> None:
-        _check(self.window >= 1, "pairs", "window", "must be >= 1", self.window)
+        _check(self.window >= 0, "pairs", "window", "must be >= 0 (0 = the whole sentence)",
+               self.window)
         _check(
             0.0 <= self.sample < 1.0, "pairs", "sample",
             "must be in [0, 1) (0 disables subsampling)", self.sample,
@@ -184,6 +227,32 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class ItemsConfig:
+    """What an items run (``[input] format = events | baskets``) adds after the embeddings.
+
+    ``neighbors``: similar items per item in the neighbors table (0 = no table).
+    ``recommendations``: items per user in the recommendations table (0 = no user tables).
+    ``recency_half_life``: a user's item ``n`` events before the latest weighs ``0.5 ** (n /
+    recency_half_life)`` in the user's vector (0 = every item weighs the same).
+    ``block_rows``: vectors per block when scoring all pairs of blocks in Spark.
+    """
+
+    neighbors: int = 10
+    recommendations: int = 10
+    recency_half_life: float = 0.0
+    block_rows: int = 2048
+
+    def __post_init__(self) -> None:
+        _check(self.neighbors >= 0, "items", "neighbors", "must be >= 0 (0 = none)",
+               self.neighbors)
+        _check(self.recommendations >= 0, "items", "recommendations",
+               "must be >= 0 (0 = none)", self.recommendations)
+        _check(self.recency_half_life >= 0, "items", "recency_half_life",
+               "must be >= 0 (0 = no recency weighting)", self.recency_half_life)
+        _check(self.block_rows >= 1, "items", "block_rows", "must be >= 1", self.block_rows)
+
+
+@dataclass(frozen=True)
 class SparkConfig:
     """The Spark session. An empty ``master`` means: the one spark-submit gives, else
     ``local[*]``. ``conf`` holds any further ``spark.*`` settings."""
@@ -211,6 +280,7 @@ class Config:
     vocab: VocabConfig = field(default_factory=VocabConfig)
     pairs: PairsConfig = field(default_factory=PairsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    items: ItemsConfig = field(default_factory=ItemsConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:

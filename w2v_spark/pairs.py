@@ -1,8 +1,9 @@
 """Stage 3: skip-gram pairs for one epoch, from the tokens and the vocabulary.
 
 Words outside the vocabulary are dropped, frequent words are subsampled, each center draws a
-window in ``1..window``, and the pairs of every sentence go to one of ``num_shards`` shards
-(one per training partition per sync round). All random draws hash
+window in ``1..window`` (or pairs with its whole sentence when ``window = 0``), and the pairs
+of every sentence go to one of ``num_shards`` shards (one per training partition per sync
+round). All random draws hash
 ``(seed, epoch, line_id, chunk, position)``, so the pairs of a sentence are the same whatever
 partition it lands in, and every epoch draws anew.
 """
@@ -27,6 +28,9 @@ from w2v_spark.faults import with_faults
 from w2v_spark.schemas import PAIRS_SCHEMA
 
 PAIRS_OUT_SCHEMA = StructType([*PAIRS_SCHEMA.fields, StructField("shard", IntegerType(), False)])
+
+#: Most pairs (estimated from sentence lengths) formed at once inside one task.
+_MAX_PAIRS_PER_SLICE = 4_000_000
 
 _ARROW_OUT = pa.schema(
     [
@@ -63,48 +67,102 @@ class Vocabulary:
         return int(self.counts.size)
 
 
+def row_slices(lengths: np.ndarray, window: int, max_pairs: int) -> list[tuple[int, int]]:
+    """Cut S sentences into consecutive ``(start, stop)`` row ranges of at most about
+    ``max_pairs`` pairs each (at least one row per range).
+
+    Args:
+        lengths: (S,) sentence lengths.
+        window: the window half-width (0 = the whole sentence).
+        max_pairs: the bound on the estimated pairs of one range.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    reach = np.maximum(lengths - 1, 0)
+    if window > 0:
+        reach = np.minimum(reach, 2 * window)
+    cumulative = np.cumsum(lengths * reach)
+    out: list[tuple[int, int]] = []
+    start = 0
+    done = 0
+    while start < lengths.size:
+        stop = int(np.searchsorted(cumulative, done + max_pairs, side="right"))
+        stop = max(stop, start + 1)
+        out.append((start, stop))
+        done = int(cumulative[stop - 1])
+        start = stop
+    return out
+
+
 def _pairs_batches(
     batches: Iterator[pa.RecordBatch],
     *,
     words: pa.Array,
     keep_prob: np.ndarray,
     window: int,
+    shrink_windows: bool,
+    seed: int,
+    epoch: int,
+    num_shards: int,
+    max_pairs: int,
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body: tokens batches to (center, context, shard) batches, grouped by shard.
+
+    A batch is worked on in slices of rows of at most about ``max_pairs`` pairs, so long
+    sentences with a wide window do not build all their pairs at once."""
+    for batch in batches:
+        tokens = batch.column(batch.schema.get_field_index("tokens"))
+        lengths = np.diff(tokens.offsets.to_numpy().astype(np.int64))
+        for start, stop in row_slices(lengths, window, max_pairs):
+            yield from _slice_pairs(
+                batch.slice(start, stop - start), words=words, keep_prob=keep_prob,
+                window=window, shrink_windows=shrink_windows, seed=seed, epoch=epoch,
+                num_shards=num_shards,
+            )
+
+
+def _slice_pairs(
+    batch: pa.RecordBatch,
+    *,
+    words: pa.Array,
+    keep_prob: np.ndarray,
+    window: int,
+    shrink_windows: bool,
     seed: int,
     epoch: int,
     num_shards: int,
 ) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: tokens batches to (center, context, shard) batches, grouped by shard."""
+    """The pairs of one slice of a tokens batch, ordered by shard."""
+    if batch.num_rows == 0:
+        return
     lookup = pc.SetLookupOptions(value_set=words)
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        tokens = batch.column(batch.schema.get_field_index("tokens"))
-        offsets = tokens.offsets.to_numpy().astype(np.int64)
-        offsets = offsets - offsets[0]
-        flat = tokens.flatten()
-        ids = pc.fill_null(pc.index_in(flat, options=lookup), -1).to_numpy().astype(np.int32)
-        result = epoch_pairs(
-            ids,
-            offsets,
-            batch.column(batch.schema.get_field_index("line_id")).to_numpy(),
-            batch.column(batch.schema.get_field_index("chunk")).to_numpy(),
-            keep_prob,
-            window=window,
-            seed=seed,
-            epoch=epoch,
-            num_shards=num_shards,
-        )
-        if result.center.size == 0:
-            continue
-        order = np.argsort(result.shard, kind="stable")
-        yield pa.RecordBatch.from_arrays(
-            [
-                pa.array(result.center[order]),
-                pa.array(result.context[order]),
-                pa.array(result.shard[order]),
-            ],
-            schema=_ARROW_OUT,
-        )
+    tokens = batch.column(batch.schema.get_field_index("tokens"))
+    offsets = tokens.offsets.to_numpy().astype(np.int64)
+    offsets = offsets - offsets[0]
+    flat = tokens.flatten()
+    ids = pc.fill_null(pc.index_in(flat, options=lookup), -1).to_numpy().astype(np.int32)
+    result = epoch_pairs(
+        ids,
+        offsets,
+        batch.column(batch.schema.get_field_index("line_id")).to_numpy(),
+        batch.column(batch.schema.get_field_index("chunk")).to_numpy(),
+        keep_prob,
+        window=window,
+        seed=seed,
+        epoch=epoch,
+        num_shards=num_shards,
+        shrink_windows=shrink_windows,
+    )
+    if result.center.size == 0:
+        return
+    order = np.argsort(result.shard, kind="stable")
+    yield pa.RecordBatch.from_arrays(
+        [
+            pa.array(result.center[order]),
+            pa.array(result.context[order]),
+            pa.array(result.shard[order]),
+        ],
+        schema=_ARROW_OUT,
+    )
 
 
 def generate_pairs(
@@ -115,6 +173,7 @@ def generate_pairs(
     seed: int,
     epoch: int,
     num_shards: int,
+    max_pairs_per_slice: int = _MAX_PAIRS_PER_SLICE,
 ) -> DataFrame:
     """The pairs of one epoch: ``center``, ``context`` (int32 word ids) and ``shard``.
 
@@ -124,6 +183,7 @@ def generate_pairs(
         cfg: window and subsampling settings.
         seed, epoch: select the random draws.
         num_shards: how many slices the epoch is split into for training.
+        max_pairs_per_slice: a task forms the pairs of at most about this many at once.
     """
     missing = {"line_id", "chunk", "tokens"} - set(tokens.columns)
     if missing:
@@ -133,9 +193,11 @@ def generate_pairs(
         words=vocab.words,
         keep_prob=keep_probabilities(vocab.counts, cfg.sample),
         window=cfg.window,
+        shrink_windows=cfg.shrink_windows,
         seed=seed,
         epoch=epoch,
         num_shards=num_shards,
+        max_pairs=max_pairs_per_slice,
     )
     return tokens.select("line_id", "chunk", "tokens").mapInArrow(
         with_faults(body, "pairs"), PAIRS_OUT_SCHEMA

@@ -11,12 +11,15 @@ results (:mod:`w2v_spark.fingerprint`), what each stage found, and the metrics o
 round as soon as its checkpoint is complete. With ``resume=True`` a stage whose table is
 complete and recorded is skipped, and training continues from the newest complete round;
 both are refused when the input or the settings differ from the recorded ones.
+and for items (``[input] format = events | baskets``) also ``sequences/`` (tokenize),
+``neighbors/``, ``user_vectors/`` and ``recommendations/`` (the recommend stage).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import reduce
 from typing import Any
@@ -37,8 +40,24 @@ from w2v_spark.errors import (
     SchemaError,
 )
 from w2v_spark.export import embeddings_table
+from w2v_spark.items import (
+    basket_sequences,
+    check_order_values,
+    event_sequences,
+    event_stats,
+    sequence_stats,
+    sequence_tokens,
+    typed_events,
+)
 from w2v_spark.memory import check_model_fits
 from w2v_spark.pairs import Vocabulary, generate_pairs
+from w2v_spark.recommend import (
+    item_neighbors,
+    recommendations,
+    seen_items,
+    user_history,
+    user_vectors,
+)
 from w2v_spark.schemas import (
     EMBEDDINGS,
     EMBEDDINGS_SCHEMA,
@@ -47,11 +66,15 @@ from w2v_spark.schemas import (
     METRICS_SCHEMA,
     MODEL,
     MODEL_SCHEMA,
+    NEIGHBORS,
     PAIRS,
     PAIRS_SCHEMA,
+    RECOMMENDATIONS,
+    SEQUENCES,
     SUCCESS_MARKER,
     TOKENS,
     TOKENS_SCHEMA,
+    USER_VECTORS,
     VOCAB,
     VOCAB_SCHEMA,
 )
@@ -204,8 +227,12 @@ def _glob_base(path: str) -> str:
     return path[:cut].rsplit("/", 1)[0] or "/"
 
 
-def check_overlap(spark: SparkSession, input_path: str, output: str) -> None:
-    """Refuse an output directory that would contain, or be contained in, the input."""
+def check_overlap(spark: SparkSession, input_path: str, output: str,
+                  is_path: bool = True) -> None:
+    """Refuse an output directory that would contain, or be contained in, the input
+    (``is_path=False``: the input is a table name, nothing to check)."""
+    if not is_path:
+        return
     out_q = storage.qualify(spark, output).rstrip("/")
     in_q = storage.qualify(spark, _glob_base(input_path)).rstrip("/")
     if in_q == out_q or in_q.startswith(out_q + "/") or out_q.startswith(in_q + "/"):
@@ -215,12 +242,12 @@ def check_overlap(spark: SparkSession, input_path: str, output: str) -> None:
         )
 
 
-def check_output(spark: SparkSession, input_path: str | None, output: str, overwrite: bool
-                 ) -> None:
+def check_output(spark: SparkSession, input_path: str | None, output: str, overwrite: bool,
+                 input_is_path: bool = True) -> None:
     """Refuse an output directory that is not empty (unless ``overwrite``), that is a file, or
-    that would contain, or be contained in, the input."""
+    that would contain, or be contained in, the input (``input_is_path=False``: a table name)."""
     if input_path is not None:
-        check_overlap(spark, input_path, output)
+        check_overlap(spark, input_path, output, is_path=input_is_path)
     if storage.is_file(spark, output):
         raise OutputError(
             f"the output {output} is a file, not a directory; choose another --output "
@@ -246,7 +273,10 @@ def _check_input(spark: SparkSession, input_path: str) -> None:
 
 def tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, output: str,
                    overwrite: bool = False, resume: bool = False) -> dict[str, Any]:
-    """Read text lines from ``input_path`` and write the tokens table."""
+    """Read text lines from ``input_path`` and write the tokens table (for items: the
+    sequences and tokens tables, see :func:`items_tokenize_stage`)."""
+    if cfg.input.is_items:
+        return items_tokenize_stage(spark, cfg, input_path, output, overwrite, resume)
     started = time.perf_counter()
     paths = RunPaths(output)
     _check_input(spark, input_path)
@@ -595,19 +625,23 @@ def run_pipeline(spark: SparkSession, cfg: Config, input_path: str, output: str,
     if overwrite and resume:
         raise OutputError("--overwrite and --resume exclude each other: --overwrite starts the "
                           "run again, --resume continues it")
-    _check_input(spark, input_path)
-    check_overlap(spark, input_path, output)
+    is_path = _input_is_path(cfg)
+    if is_path:
+        _check_input(spark, input_path)
+    check_overlap(spark, input_path, output, is_path=is_path)
     resume = resume and storage.is_nonempty_dir(spark, output)
     if not resume:
-        check_output(spark, input_path, output, overwrite)
+        check_output(spark, input_path, output, overwrite, is_path)
         storage.check_writable_dir(spark, output)
-    stages = (
+    stages: list[tuple[str, Callable[[bool, bool], dict[str, Any]]]] = [
         ("tokenize", lambda o, r: tokenize_stage(spark, cfg, input_path, output, o, r)),
         ("vocab", lambda o, r: vocab_stage(spark, cfg, output, o, r)),
         ("pairs", lambda o, r: pairs_stage(spark, cfg, output, o, r)),
         ("train", lambda o, r: train_stage(spark, cfg, output, o, r)),
         ("export", lambda o, r: export_stage(spark, cfg, output, o, r)),
-    )
+    ]
+    if cfg.input.is_items:
+        stages.append(("recommend", lambda o, r: recommend_stage(spark, cfg, output, o, r)))
     report: dict[str, Any] = {}
     rerun = False
     for name, stage in stages:
@@ -633,3 +667,166 @@ def read_embeddings(spark: SparkSession, output: str) -> Embeddings:
             f"the embeddings table {path} has null vectors or vectors of different lengths"
         )
     return Embeddings.from_arrow(arrow)
+
+
+# ---------------------------------------------------------------------------------------------
+# items: events or baskets in; sequences, neighbours, user vectors and recommendations out
+
+
+def _input_is_path(cfg: Config) -> bool:
+    """Whether ``--input`` is a path (not the name of a Spark SQL table)."""
+    return not (cfg.input.format == "events" and cfg.input.table_format == "table")
+
+
+def read_events(spark: SparkSession, cfg: Config, input_path: str) -> DataFrame:
+    """The events table at ``input_path`` (CSV, Parquet, or a Spark SQL table's name)."""
+    icfg = cfg.input
+    if icfg.table_format == "table":
+        if not spark.catalog.tableExists(input_path):
+            raise InputError(
+                f"the input table {input_path} does not exist ([input] table_format = "
+                "\"table\" reads --input as a Spark SQL table name)"
+            )
+        return spark.table(input_path)
+    if not storage.glob_exists(spark, input_path):
+        raise InputError(f"the input {input_path} does not exist")
+    if icfg.table_format == "parquet":
+        return spark.read.parquet(input_path)
+    return (
+        spark.read.option("header", str(icfg.header).lower())
+        .option("sep", icfg.csv_delimiter)
+        .option("inferSchema", "false")
+        .csv(input_path)
+    )
+
+
+def _event_sequences(spark: SparkSession, cfg: Config, input_path: str
+                     ) -> tuple[DataFrame, dict[str, Any]]:
+    raw = read_events(spark, cfg, input_path)
+    if not raw.columns:
+        raise EmptyCorpusError(f"the input {input_path} is empty: it has no columns or rows")
+    typed = typed_events(raw, cfg.input)
+    stats = event_stats(typed)
+    if stats.rows == 0:
+        raise EmptyCorpusError(f"the input {input_path} is empty: it has no rows")
+    check_order_values(stats, cfg.input.order_col)
+    if stats.valid == 0:
+        raise EmptyCorpusError(
+            f"every one of the {stats.rows} rows of {input_path} has a null sequence id "
+            f"({stats.null_sequence}), item ({stats.null_item}) or order value "
+            f"({stats.null_order}); check [input] sequence_col, item_col and order_col"
+        )
+    facts = {
+        "input": input_path,
+        "rows": stats.rows,
+        "skipped_null_rows": stats.skipped,
+        "null_sequence_ids": stats.null_sequence,
+        "null_items": stats.null_item,
+        "null_order_values": stats.null_order,
+    }
+    return event_sequences(typed, cfg.input.session_gap), facts
+
+
+def _basket_sequences(spark: SparkSession, cfg: Config, input_path: str
+                      ) -> tuple[DataFrame, dict[str, Any]]:
+    if not storage.glob_exists(spark, input_path):
+        raise InputError(f"the input {input_path} does not exist")
+    lines = spark.read.text(input_path)
+    stats = corpus_stats(lines)
+    if stats.lines == 0:
+        raise EmptyCorpusError(f"the input {input_path} is empty: it has no lines")
+    return basket_sequences(lines, cfg.input.separator), {"input": input_path, **asdict(stats)}
+
+
+def items_tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, output: str,
+                         overwrite: bool = False, resume: bool = False) -> dict[str, Any]:
+    """Read events or baskets, write the sequences table (every sequence, ordered) and the
+    tokens table (the sequences of two or more items, in chunks). A Spark SQL table as input
+    is fingerprinted by its name only."""
+    started = time.perf_counter()
+    paths = RunPaths(output)
+    is_path = _input_is_path(cfg)
+    check_overlap(spark, input_path, output, is_path=is_path)
+    if resume and (recorded := _resume_check(spark, paths, cfg, "tokenize",
+                                             input_path if is_path else None)):
+        return recorded
+    overwrite = overwrite or resume
+    if is_path:
+        _check_input(spark, input_path)
+    storage.check_writable_dir(spark, output)
+    manifest = _read_manifest(spark, paths)
+    manifest.setdefault("fingerprint", {}).update(
+        input=_input_fingerprint(spark, input_path) if is_path else {"table": input_path},
+        settings=_settings(spark, cfg),
+    )
+    manifest["config"] = cfg.to_dict()
+    _write_manifest(spark, paths, manifest)
+    if cfg.input.format == "baskets":
+        sequences, facts = _basket_sequences(spark, cfg, input_path)
+    else:
+        sequences, facts = _event_sequences(spark, cfg, input_path)
+    _prepare_table(spark, paths.table(SEQUENCES), overwrite)
+    _prepare_table(spark, paths.table(TOKENS), overwrite)
+    _write(sequences, paths.table(SEQUENCES))
+    written = storage.read_table(spark, paths.table(SEQUENCES), "sequences")
+    facts.update(sequence_stats(written))
+    partitions = max(2 * cfg.train.num_partitions, 2)
+    _write(sequence_tokens(written, cfg.tokenize.max_sentence_length, partitions),
+           paths.table(TOKENS))
+    tokens = storage.read_table(spark, paths.table(TOKENS), "tokens")
+    summary = tokens.select(
+        F.count(F.lit(1)).alias("sentences"), F.sum(F.size("tokens")).alias("tokens")
+    ).first()
+    assert summary is not None
+    facts.update(
+        sentences=int(summary["sentences"]),
+        tokens=int(summary["tokens"] or 0),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    _record(spark, paths, cfg, "tokenize", facts)
+    if facts["tokens"] == 0:
+        raise EmptyCorpusError(
+            f"no sequence of {input_path} has two or more items ({facts['sequences']} "
+            "sequences of one item): there are no pairs to learn from"
+            + ("; [input] session_gap may be too small" if cfg.input.session_gap else "")
+        )
+    return facts
+
+
+def recommend_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool = False,
+                    resume: bool = False) -> dict[str, Any]:
+    """From the embeddings of an items run: the neighbors table, and for events the
+    user_vectors and recommendations tables (``[items]`` says how many of each). It is cheap
+    next to training, so ``resume`` writes its tables again rather than checking them."""
+    overwrite = overwrite or resume
+    started = time.perf_counter()
+    paths = RunPaths(output)
+    icfg = cfg.items
+    embeddings = storage.read_table(spark, paths.table(EMBEDDINGS), "embeddings")
+    facts: dict[str, Any] = {}
+    if icfg.neighbors > 0:
+        _prepare_table(spark, paths.table(NEIGHBORS), overwrite)
+        _write(item_neighbors(embeddings, icfg.neighbors, icfg.block_rows),
+               paths.table(NEIGHBORS))
+        facts["neighbors"] = icfg.neighbors
+    if cfg.input.format == "events" and icfg.recommendations > 0:
+        sequences = storage.read_table(spark, paths.table(SEQUENCES), "sequences")
+        history = user_history(sequences)
+        _prepare_table(spark, paths.table(USER_VECTORS), overwrite)
+        _prepare_table(spark, paths.table(RECOMMENDATIONS), overwrite)
+        _write(user_vectors(history, embeddings, icfg.recency_half_life),
+               paths.table(USER_VECTORS))
+        users = storage.read_table(spark, paths.table(USER_VECTORS), "user_vectors")
+        with sql_conf(spark, "spark.sql.execution.arrow.maxRecordsPerBatch", "4"):
+            _write(
+                recommendations(users, seen_items(history, embeddings), embeddings,
+                                icfg.recommendations, icfg.block_rows),
+                paths.table(RECOMMENDATIONS),
+            )
+        facts["users"] = users.count()
+        facts["users_without_vector"] = (
+            sequences.select("sequence").distinct().count() - facts["users"]
+        )
+    facts["seconds"] = round(time.perf_counter() - started, 3)
+    _record(spark, paths, cfg, "recommend", facts)
+    return facts

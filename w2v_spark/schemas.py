@@ -24,6 +24,11 @@ PAIRS = "pairs"
 MODEL = "model"
 EMBEDDINGS = "embeddings"
 METRICS = "metrics"
+# Items runs only.
+SEQUENCES = "sequences"
+NEIGHBORS = "neighbors"
+USER_VECTORS = "user_vectors"
+RECOMMENDATIONS = "recommendations"
 
 SUCCESS_MARKER = "_SUCCESS"
 
@@ -130,3 +135,36 @@ def check_columns(actual: StructType, expected: StructType, what: str) -> None:
             f"{what} {' and '.join(problems)}; it was not written by this version of w2v_spark, "
             "or by another stage: write it again with the stage that makes it"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# items
+
+#: Whole ordered item sequences (one row per sequence, or per session of one), before chunking.
+SEQUENCES_SCHEMA = StructType(
+    [
+        StructField("sequence", StringType(), False),
+        StructField("session", IntegerType(), False),
+        StructField("line_id", LongType(), False),
+        StructField("items", ArrayType(StringType(), False), False),
+    ]
+)
+
+#: A user's taste: the weighted mean of the unit vectors of the user's items in the vocabulary.
+USER_VECTORS_SCHEMA = StructType(
+    [
+        StructField("user", StringType(), False),
+        StructField("items", LongType(), False),
+        StructField("vector", ArrayType(FloatType(), False), False),
+    ]
+)
+
+#: Each user's top items by cosine with the user's vector, items already seen left out.
+RECOMMENDATIONS_SCHEMA = StructType(
+    [
+        StructField("user", StringType(), False),
+        StructField("item", StringType(), False),
+        StructField("score", FloatType(), False),
+        StructField("rank", IntegerType(), False),
+    ]
+)

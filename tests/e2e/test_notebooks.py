@@ -1,4 +1,7 @@
-"""Every notebook in notebooks/ runs from top to bottom without an error."""
+"""Every notebook in notebooks/ runs from top to bottom without an error.
+
+A notebook whose metadata has ``w2v_spark.needs_shared_data`` reads ``../shared/data``: it is
+skipped when that is absent, and runs on its sample (``W2V_NOTEBOOK_SAMPLE=1``) otherwise."""
 
 from __future__ import annotations
 
@@ -12,10 +15,15 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path: Path, tmp_path: Path) -> None:
+def test_notebook_runs(path: Path, tmp_path: Path, request: pytest.FixtureRequest,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     notebook = nbformat.read(path, as_version=4)
+    if notebook.metadata.get("w2v_spark", {}).get("needs_shared_data"):
+        data = request.getfixturevalue("shared_data")
+        monkeypatch.setenv("W2V_SHARED_DATA", str(data))
+        monkeypatch.setenv("W2V_NOTEBOOK_SAMPLE", "1")
     client = nbclient.NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
     )

@@ -59,6 +59,7 @@ def _reference(sentences: list[Sentence], vocab: Vocabulary, cfg: PairsConfig, e
         np.array([chunk for _, chunk, _ in sentences], dtype=np.int32),
         keep_probabilities(vocab.counts, cfg.sample),
         window=cfg.window,
+        shrink_windows=cfg.shrink_windows,
         seed=SEED,
         epoch=epoch,
         num_shards=SHARDS,
@@ -153,3 +154,18 @@ def test_out_of_vocabulary_words_are_removed_before_windows(spark) -> None:
     pairs = sorted(zip(got["center"].tolist(), got["context"].tolist(), strict=True))
     assert pairs == [(0, 1), (1, 0)]
     assert got["shard"].tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("window", [0, 3])
+def test_slices_of_a_batch_give_the_same_pairs(spark, sentences, vocab, window: int) -> None:
+    """Forming the pairs a few rows at a time changes nothing, for the whole-sentence window
+    too; the core with window 0 is checked against nested loops in the unit tests."""
+    cfg = PairsConfig(window=window, sample=1e-2)
+    tokens = _single_partition(spark, sentences)
+    whole = _collect(generate_pairs(tokens, vocab, cfg, seed=SEED, epoch=0, num_shards=SHARDS))
+    sliced = _collect(generate_pairs(tokens, vocab, cfg, seed=SEED, epoch=0, num_shards=SHARDS,
+                                     max_pairs_per_slice=40))
+    want = _reference(sentences, vocab, cfg, 0)
+    assert want["center"].size > 200
+    np.testing.assert_array_equal(_triples(whole), _triples(want))
+    np.testing.assert_array_equal(_triples(sliced), _triples(want))

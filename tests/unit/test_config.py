@@ -111,7 +111,7 @@ def test_wrong_type_names_key_and_type(data: dict, key: str, type_name: str) -> 
 @pytest.mark.parametrize(
     ("override", "key"),
     [
-        ("pairs.window=0", "window"),
+        ("pairs.window=-1", "window"),
         ("pairs.sample=-1", "sample"),
         ("pairs.sample=1", "sample"),
         ("train.negative=0", "negative"),
@@ -149,7 +149,7 @@ def test_out_of_range_names_key(override: str, key: str) -> None:
 
 def test_config_error_is_a_value_error() -> None:
     with pytest.raises(ValueError):
-        PairsConfig(window=0)
+        PairsConfig(window=-1)
 
 
 def test_parse_override_values() -> None:

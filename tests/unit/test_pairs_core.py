@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from w2v_spark.core.pairs import EpochPairs, epoch_pairs
@@ -173,3 +175,48 @@ def test_spans_are_uniform_over_one_to_window() -> None:
     ctx = out.context[first : first + per_center[1000 - window]]
     span = int(spans[1000 - window])
     assert ctx.tolist() == [*range(1000 - span, 1000), *range(1001, 1001 + span)]
+
+
+def test_window_zero_pairs_every_kept_token_of_a_sentence() -> None:
+    rng = np.random.default_rng(5)
+    ids, offsets, line_ids, chunks = _corpus(rng, 120, 15, 30)
+    keep = rng.uniform(0.3, 1.0, size=30)
+    whole = _run(ids, offsets, line_ids, chunks, keep, window=0)
+    # The same subsampling with a window wider than any sentence and no shrinking.
+    wide = epoch_pairs(
+        ids, offsets, line_ids, chunks, keep,
+        window=15, seed=1, epoch=0, num_shards=4, shrink_windows=False,
+    )
+    assert whole.center.size > 1000
+    _assert_same(whole, wide)
+
+
+def test_no_shrink_uses_the_full_window_for_every_center() -> None:
+    ids = np.arange(8, dtype=np.int32)
+    offsets = np.array([0, 8])
+    one = np.array([0], dtype=np.int64)
+    keep = np.ones(8)
+    fixed = epoch_pairs(ids, offsets, one, one, keep, window=2, seed=3, epoch=0, num_shards=1,
+                        shrink_windows=False)
+    expected = [(c, x) for c in range(8) for x in range(max(0, c - 2), min(8, c + 3)) if x != c]
+    assert list(zip(fixed.center.tolist(), fixed.context.tolist(), strict=True)) == expected
+    shrunk = epoch_pairs(ids, offsets, one, one, keep, window=2, seed=3, epoch=0, num_shards=1)
+    assert shrunk.center.size < len(expected)
+
+
+def test_row_slices_bound_the_pairs_and_cover_every_row() -> None:
+    from w2v_spark.pairs import row_slices
+
+    lengths = np.array([3, 10, 0, 1, 50, 4, 4, 4, 2])
+    for window, bound in ((0, 20), (2, 15), (0, 10_000)):
+        slices = row_slices(lengths, window, bound)
+        assert slices[0][0] == 0 and slices[-1][1] == lengths.size
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(slices))
+        for start, stop in slices:
+            reach = np.maximum(lengths[start:stop] - 1, 0)
+            if window:
+                reach = np.minimum(reach, 2 * window)
+            pairs = int(np.sum(lengths[start:stop] * reach))
+            assert stop - start == 1 or pairs <= bound
+    assert row_slices(lengths, 0, 10_000) == [(0, lengths.size)]
+    assert row_slices(np.array([], dtype=np.int64), 0, 10) == []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from w2v_spark.core.hashing import hash_keys, mix64, uniform01
-from w2v_spark.core.windows import sentence_index, skipgram_pairs
+from w2v_spark.core.windows import sentence_index, skipgram_pairs, whole_sentence_pairs
 
 
 def _reference_pairs(
@@ -129,3 +129,47 @@ def test_hash_keys_is_order_sensitive_and_broadcasts() -> None:
     assert a.shape == (4,)
     assert not np.array_equal(a, b)
     np.testing.assert_array_equal(a, hash_keys(1, 2, np.arange(4)))
+
+
+def _reference_whole_sentence(ids: np.ndarray, offsets: np.ndarray) -> list[tuple[int, int, int]]:
+    """Nested loops: every ordered pair of distinct positions of a sentence."""
+    out = []
+    for s in range(offsets.size - 1):
+        start, end = int(offsets[s]), int(offsets[s + 1])
+        for i in range(start, end):
+            for j in range(start, end):
+                if j != i:
+                    out.append((int(ids[i]), int(ids[j]), i))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_whole_sentence_pairs_match_nested_loops(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ids, offsets = _random_corpus(rng, sentences=80, max_len=20, vocab=40)
+    centers, contexts, positions = whole_sentence_pairs(ids, sentence_index(offsets))
+    expected = _reference_whole_sentence(ids, offsets)
+    assert centers.dtype == np.int32 and contexts.dtype == np.int32
+    assert positions.dtype == np.int64
+    lengths = np.diff(offsets)
+    assert centers.size == int(np.sum(lengths * (lengths - 1))) > 0
+    got = list(zip(centers.tolist(), contexts.tolist(), positions.tolist(), strict=True))
+    assert got == expected
+
+
+def test_whole_sentence_equals_a_window_as_wide_as_the_longest_sentence() -> None:
+    rng = np.random.default_rng(9)
+    ids, offsets = _random_corpus(rng, sentences=50, max_len=12, vocab=30)
+    sentence = sentence_index(offsets)
+    wide = skipgram_pairs(ids, sentence, np.full(ids.size, 12))
+    whole = whole_sentence_pairs(ids, sentence)
+    for a, b in zip(wide, whole, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_whole_sentence_pairs_empty_and_single_tokens() -> None:
+    for out in whole_sentence_pairs(np.empty(0, np.int32), np.empty(0, np.int64)):
+        assert out.size == 0
+    ids = np.arange(3, dtype=np.int32)
+    out = whole_sentence_pairs(ids, np.array([0, 1, 2]))
+    assert [a.size for a in out] == [0, 0, 0]

@@ -1,0 +1,294 @@
+"""Users from items: taste vectors and top-k recommendations, computed in Spark in blocks.
+
+A user's vector is the weighted mean of the unit vectors of the items in the user's sequences
+that have a vector; with a recency half-life ``h`` the item ``n`` events before the user's
+latest weighs ``0.5 ** (n / h)``. Recommendations score every item by cosine with the user's
+vector and keep the ``k`` best the user has not seen. Users and items are packed into blocks of
+``block_rows`` vectors; every (user block, item block) pair is one matrix product in a task, so
+no machine holds more than two blocks of vectors and their ``block_rows**2`` scores at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from functools import partial
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    BinaryType,
+    FloatType,
+    IntegerType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+from w2v_spark.core.ranking import exclusion_mask, top_k, unit_rows
+from w2v_spark.errors import SchemaError
+from w2v_spark.schemas import RECOMMENDATIONS_SCHEMA, USER_VECTORS_SCHEMA
+
+_ITEM_BLOCKS = StructType(
+    [
+        StructField("item_block", IntegerType(), False),
+        StructField("item_ids", BinaryType(), False),
+        StructField("item_vectors", BinaryType(), False),
+    ]
+)
+_USER_BLOCKS = StructType(
+    [
+        StructField("user_block", IntegerType(), False),
+        StructField("users", BinaryType(), False),
+        StructField("user_vectors", BinaryType(), False),
+        StructField("seen_offsets", BinaryType(), False),
+        StructField("seen", BinaryType(), False),
+    ]
+)
+_USER_VECTORS_ARROW = pa.schema(
+    [
+        pa.field("user", pa.string(), nullable=False),
+        pa.field("items", pa.int64(), nullable=False),
+        pa.field("vector", pa.list_(pa.field("element", pa.float32(), nullable=False)),
+                 nullable=False),
+    ]
+)
+_CANDIDATES = StructType(
+    [
+        StructField("user", StringType(), False),
+        StructField("word_id", IntegerType(), False),
+        StructField("score", FloatType(), False),
+    ]
+)
+
+
+def _matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A list<float> column of n rows of d values as an (n, d) float32 array."""
+    values = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.float32)
+    n = len(column)
+    return values.reshape(n, -1) if n else np.empty((0, 0), np.float32)
+
+
+def _check_columns(frame: DataFrame, needed: set[str], what: str) -> None:
+    missing = needed - set(frame.columns)
+    if missing:
+        raise SchemaError(f"the {what} table lacks column(s) {sorted(missing)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# user vectors
+
+
+def _mean_vector(table: pa.Table) -> pa.Table:
+    """applyInArrow body: one user's items (``back``, ``item``, ``weight``, ``vector``) to the
+    weighted mean of their unit vectors, summed in a fixed order (latest first)."""
+    order = pc.sort_indices(table, sort_keys=[("back", "ascending"), ("item", "ascending")])
+    table = table.take(order)
+    weights = table.column("weight").to_numpy().astype(np.float64)
+    units = unit_rows(_matrix(table.column("vector"))).astype(np.float64)
+    mean = (weights @ units) / weights.sum()
+    return pa.table(
+        [
+            pa.array([table.column("user")[0].as_py()], pa.string()),
+            pa.array([table.num_rows], pa.int64()),
+            pa.array([mean.astype(np.float32)], _USER_VECTORS_ARROW.field("vector").type),
+        ],
+        schema=_USER_VECTORS_ARROW,
+    )
+
+
+def user_history(sequences: DataFrame) -> DataFrame:
+    """Every event of every user with ``back``, its distance from the user's latest event.
+
+    Args:
+        sequences: the sequences table (``sequence, session, items``).
+
+    Returns:
+        ``user string, item string, back int`` (0 = the latest event).
+    """
+    _check_columns(sequences, {"sequence", "session", "items"}, "sequences")
+    events = sequences.select(
+        F.col("sequence").alias("user"), "session", F.posexplode("items").alias("pos", "item")
+    )
+    latest_first = Window.partitionBy("user").orderBy(F.desc("session"), F.desc("pos"))
+    return events.select("user", "item", (F.row_number().over(latest_first) - 1).alias("back"))
+
+
+def user_vectors(history: DataFrame, embeddings: DataFrame, half_life: float = 0.0
+                 ) -> DataFrame:
+    """Each user's taste vector from the items of :func:`user_history` that have a vector.
+
+    Args:
+        history: ``user, item, back`` rows.
+        embeddings: the embeddings table (``word``, ``vector``).
+        half_life: recency half-life in events (0 = every item weighs the same).
+
+    Returns:
+        :data:`~w2v_spark.schemas.USER_VECTORS_SCHEMA` rows (users without any item that has a
+        vector get none).
+    """
+    _check_columns(embeddings, {"word", "vector"}, "embeddings")
+    vectors = embeddings.select(F.col("word").alias("item"), "vector")
+    weight = (
+        F.pow(F.lit(0.5), F.col("back") / F.lit(float(half_life))) if half_life > 0
+        else F.lit(1.0)
+    )
+    joined = history.join(vectors, on="item", how="inner").select(
+        "user", "item", "back", weight.cast("double").alias("weight"), "vector"
+    )
+    # applyInArrow takes a plain function (it reads the type hints), so the half-life
+    # arrives as the weight column.
+    return joined.groupBy("user").applyInArrow(_mean_vector, USER_VECTORS_SCHEMA)
+
+
+# ---------------------------------------------------------------------------------------------
+# recommendations
+
+
+def _pack_items(table: pa.Table) -> pa.Table:
+    """applyInArrow body: one block of items to (block, sorted int32 ids, unit float32 rows)."""
+    table = table.take(pc.sort_indices(table, sort_keys=[("word_id", "ascending")]))
+    ids = table.column("word_id").to_numpy().astype(np.int32)
+    units = unit_rows(_matrix(table.column("vector")))
+    return pa.table(
+        {
+            "item_block": pa.array([table.column("item_block")[0].as_py()], pa.int32()),
+            "item_ids": pa.array([ids.tobytes()], pa.binary()),
+            "item_vectors": pa.array([units.tobytes()], pa.binary()),
+        }
+    )
+
+
+def _pack_users(table: pa.Table) -> pa.Table:
+    """applyInArrow body: one block of users to (block, users, unit rows, seen item ids)."""
+    table = table.take(pc.sort_indices(table, sort_keys=[("user", "ascending")]))
+    units = unit_rows(_matrix(table.column("vector")))
+    seen = table.column("seen").combine_chunks()
+    offsets = seen.offsets.to_numpy().astype(np.int64)
+    flat = pc.list_flatten(seen).to_numpy(zero_copy_only=False).astype(np.int32)
+    users = pa.array(table.column("user").to_pylist(), pa.string())
+    return pa.table(
+        {
+            "user_block": pa.array([table.column("user_block")[0].as_py()], pa.int32()),
+            "users": pa.array([_serialize(users)], pa.binary()),
+            "user_vectors": pa.array([units.tobytes()], pa.binary()),
+            "seen_offsets": pa.array([(offsets - offsets[0]).tobytes()], pa.binary()),
+            "seen": pa.array([flat.tobytes()], pa.binary()),
+        }
+    )
+
+
+def _serialize(array: pa.Array) -> bytes:
+    sink = pa.BufferOutputStream()
+    batch = pa.RecordBatch.from_arrays([array], names=["v"])
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _deserialize(data: bytes) -> pa.Array:
+    return pa.ipc.open_stream(data).read_all().column("v").combine_chunks()
+
+
+def _score_blocks(batches: Iterator[pa.RecordBatch], *, k: int) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body: each (user block, item block) row to the ``k`` best unseen items of
+    every user of the block among the block's items."""
+    for batch in batches:
+        for row in batch.to_pylist():
+            ids = np.frombuffer(row["item_ids"], dtype=np.int32)
+            items = np.frombuffer(row["item_vectors"], dtype=np.float32).reshape(ids.size, -1)
+            users = _deserialize(row["users"])
+            queries = np.frombuffer(row["user_vectors"], dtype=np.float32).reshape(
+                len(users), -1
+            )
+            offsets = np.frombuffer(row["seen_offsets"], dtype=np.int64)
+            seen = np.frombuffer(row["seen"], dtype=np.int32)
+            scores = queries @ items.T  # (b_users, b_items)
+            scores[exclusion_mask(scores.shape, ids, offsets, seen)] = -np.inf
+            rows, best, values = top_k(scores, ids, k)
+            if rows.size == 0:
+                continue
+            yield pa.RecordBatch.from_arrays(
+                [users.take(pa.array(rows)), pa.array(best, pa.int32()),
+                 pa.array(values.astype(np.float32), pa.float32())],
+                names=["user", "word_id", "score"],
+            )
+
+
+def item_blocks(embeddings: DataFrame, block_rows: int) -> DataFrame:
+    """The items' unit vectors packed into blocks of ``block_rows`` consecutive word ids."""
+    _check_columns(embeddings, {"word_id", "vector"}, "embeddings")
+    rows = embeddings.select(
+        "word_id", "vector", F.floor(F.col("word_id") / block_rows).cast("int").alias("item_block")
+    )
+    return rows.groupBy("item_block").applyInArrow(_pack_items, _ITEM_BLOCKS)
+
+
+def seen_items(history: DataFrame, embeddings: DataFrame) -> DataFrame:
+    """``user, seen array<int>``: the sorted distinct word ids of each user's items."""
+    ids = embeddings.select(F.col("word").alias("item"), "word_id")
+    return history.join(ids, on="item", how="inner").groupBy("user").agg(
+        F.array_sort(F.collect_set("word_id")).alias("seen")
+    )
+
+
+def recommendations(
+    users: DataFrame,
+    seen: DataFrame,
+    embeddings: DataFrame,
+    k: int,
+    block_rows: int = 2048,
+) -> DataFrame:
+    """Each user's ``k`` items of highest cosine with the user's vector, seen items left out.
+
+    Args:
+        users: ``user``, ``vector`` rows (:data:`~w2v_spark.schemas.USER_VECTORS_SCHEMA`).
+        seen: ``user``, ``seen`` (array of word ids) rows from :func:`seen_items`.
+        embeddings: the embeddings table (``word``, ``word_id``, ``vector``).
+        k: items per user.
+        block_rows: vectors per block on either side.
+
+    Returns:
+        :data:`~w2v_spark.schemas.RECOMMENDATIONS_SCHEMA` rows, rank 1 first; ties in score go
+        to the lower ``word_id`` (the more frequent item).
+    """
+    _check_columns(users, {"user", "vector"}, "user vectors")
+    _check_columns(embeddings, {"word", "word_id", "vector"}, "embeddings")
+    user_count = users.count()
+    user_blocks = max(1, math.ceil(user_count / block_rows))
+    with_seen = users.select("user", "vector").join(seen, on="user", how="left").select(
+        "user", "vector", F.coalesce("seen", F.array().cast("array<int>")).alias("seen"),
+        F.pmod(F.xxhash64("user"), F.lit(user_blocks)).cast("int").alias("user_block"),
+    )
+    packed_users = with_seen.groupBy("user_block").applyInArrow(_pack_users, _USER_BLOCKS)
+    pairs = packed_users.crossJoin(item_blocks(embeddings, block_rows))
+    candidates = pairs.mapInArrow(partial(_score_blocks, k=k), _CANDIDATES)
+    best_first = Window.partitionBy("user").orderBy(F.desc("score"), F.asc("word_id"))
+    ranked = candidates.withColumn("rank", F.row_number().over(best_first)).where(
+        F.col("rank") <= k
+    )
+    names = embeddings.select(F.col("word").alias("item"), "word_id")
+    return ranked.join(names, on="word_id", how="inner").select(
+        [F.col(f.name).cast(f.dataType).alias(f.name) for f in RECOMMENDATIONS_SCHEMA.fields]
+    )
+
+
+
+# ---------------------------------------------------------------------------------------------
+# item neighbours
+
+
+def item_neighbors(embeddings: DataFrame, k: int, block_rows: int = 2048) -> DataFrame:
+    """The ``k`` most similar items of every item: ``item, neighbor, score, rank``.
+
+    The blocked all-pairs search is :func:`w2v_spark.neighbors.nearest_neighbors`.
+    """
+    from w2v_spark.neighbors import nearest_neighbors
+
+    _check_columns(embeddings, {"word", "vector"}, "embeddings")
+    table = nearest_neighbors(embeddings, k, key_col="word", vector_col="vector",
+                              block_rows=block_rows)
+    return table.withColumnRenamed("word", "item")
