@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -29,14 +30,12 @@ def _batch_without_collisions(
 
 
 def _numerical_gradient(
+    loss: Callable[[np.ndarray, np.ndarray], float],
     w_in: np.ndarray,
     w_out: np.ndarray,
-    centers: np.ndarray,
-    contexts: np.ndarray,
-    negatives: np.ndarray,
     eps: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Central finite differences of ``sgns_loss`` w.r.t. every entry of both matrices."""
+    """Central finite differences of ``loss(w_in, w_out)`` w.r.t. every entry of both."""
     grads = []
     for which in (0, 1):
         params = [w_in.copy(), w_out.copy()]
@@ -45,9 +44,9 @@ def _numerical_gradient(
         for idx in np.ndindex(*target.shape):
             saved = target[idx]
             target[idx] = saved + eps
-            up = sgns_loss(params[0], params[1], centers, contexts, negatives)
+            up = loss(params[0], params[1])
             target[idx] = saved - eps
-            down = sgns_loss(params[0], params[1], centers, contexts, negatives)
+            down = loss(params[0], params[1])
             target[idx] = saved
             grad[idx] = (up - down) / (2.0 * eps)
         grads.append(grad)
@@ -63,7 +62,9 @@ def test_step_is_minus_lr_times_gradient_float64() -> None:
     assert len(set(centers.tolist())) < batch
     assert len(set(negatives.ravel().tolist())) < negatives.size
 
-    grad_in, grad_out = _numerical_gradient(w_in, w_out, centers, contexts, negatives, 1e-6)
+    grad_in, grad_out = _numerical_gradient(
+        lambda a, b: sgns_loss(a, b, centers, contexts, negatives), w_in, w_out, 1e-6
+    )
     expected_loss = sgns_loss(w_in, w_out, centers, contexts, negatives)
 
     lr = 0.05
@@ -232,35 +233,16 @@ def _shared_batch(
     return centers, contexts, negatives
 
 
-def _shared_gradient(
-    w_in: np.ndarray, w_out: np.ndarray, centers: np.ndarray, contexts: np.ndarray,
-    negatives: np.ndarray, weight: float, eps: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Central finite differences of ``sgns_loss_shared``."""
-    grads = []
-    for which in (0, 1):
-        params = [w_in.copy(), w_out.copy()]
-        target = params[which]
-        grad = np.zeros_like(target)
-        for idx in np.ndindex(*target.shape):
-            saved = target[idx]
-            target[idx] = saved + eps
-            up = sgns_loss_shared(params[0], params[1], centers, contexts, negatives, weight)
-            target[idx] = saved - eps
-            down = sgns_loss_shared(params[0], params[1], centers, contexts, negatives, weight)
-            target[idx] = saved
-            grad[idx] = (up - down) / (2.0 * eps)
-        grads.append(grad)
-    return grads[0], grads[1]
-
-
 def test_shared_step_is_minus_lr_times_gradient_float64() -> None:
     rng = np.random.default_rng(12)
     vocab, dim, batch, shared, weight = 24, 6, 10, 5, 5 / 4
     w_in = rng.normal(0.0, 0.3, size=(vocab, dim))
     w_out = rng.normal(0.0, 0.3, size=(vocab, dim))
     centers, contexts, negatives = _shared_batch(rng, vocab, batch, shared)
-    grad_in, grad_out = _shared_gradient(w_in, w_out, centers, contexts, negatives, weight, 1e-6)
+    grad_in, grad_out = _numerical_gradient(
+        lambda a, b: sgns_loss_shared(a, b, centers, contexts, negatives, weight), w_in, w_out,
+        1e-6,
+    )
     expected_loss = sgns_loss_shared(w_in, w_out, centers, contexts, negatives, weight)
 
     lr = 0.05
