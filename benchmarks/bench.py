@@ -30,13 +30,7 @@ from benchmarks.evaluate import SHARED_EVAL, load_table, score
 from benchmarks.gensim_text8 import DEFAULT_CORPUS
 from benchmarks.params import hyperparameters
 from benchmarks.procmem import run_measured
-from benchmarks.results import (
-    RESULTS_DIR,
-    environment,
-    load_average,
-    write_json,
-    write_section,
-)
+from benchmarks.results import environment, load_average, publish
 from benchmarks.systems import RESULT, SYSTEMS
 from w2v_spark.config import load_config
 from w2v_spark.errors import ConfigError
@@ -166,13 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     data["derived"] = derive(results, cfg.train.epochs)
     section = "bench-quick" if args.quick else "bench"
-    body = markdown(data)
-    print("\n" + body)
-    if not args.no_write:
-        json_path = args.json or RESULTS_DIR / f"{section}.json"
-        write_json(data, json_path)
-        write_section(section, body)
-        print(f"\nwrote {json_path} and the {section} section of benchmarks/RESULTS.md")
+    publish(section, data, markdown(data), args.json, not args.no_write)
 
 
 if __name__ == "__main__":

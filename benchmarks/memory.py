@@ -30,13 +30,7 @@ from benchmarks.bench import base_overrides, measure_system
 from benchmarks.corpus import zipf_corpus
 from benchmarks.memory_report import markdown
 from benchmarks.procmem import MB
-from benchmarks.results import (
-    RESULTS_DIR,
-    environment,
-    load_average,
-    write_json,
-    write_section,
-)
+from benchmarks.results import environment, load_average, publish
 from w2v_spark.config import load_config
 
 QUICK = {"vocab": "10000,30000", "dims": "50,100"}
@@ -133,13 +127,7 @@ def main(argv: list[str] | None = None) -> None:
             "partitions": partitions, "overrides": base, "extra_per_word": args.extra_per_word,
             "runs": rows}
     section = "memory-quick" if args.quick else "memory"
-    body = markdown(data)
-    print("\n" + body)
-    if not args.no_write:
-        json_path = args.json or RESULTS_DIR / f"{section}.json"
-        write_json(data, json_path)
-        write_section(section, body)
-        print(f"\nwrote {json_path} and the {section} section of benchmarks/RESULTS.md")
+    publish(section, data, markdown(data), args.json, not args.no_write)
 
 
 if __name__ == "__main__":

@@ -33,13 +33,7 @@ from benchmarks.evaluate import load_table, score
 from benchmarks.gensim_text8 import DEFAULT_CORPUS
 from benchmarks.params import hyperparameters
 from benchmarks.partitions_report import markdown
-from benchmarks.results import (
-    RESULTS_DIR,
-    environment,
-    load_average,
-    write_json,
-    write_section,
-)
+from benchmarks.results import environment, load_average, publish
 from w2v_spark.config import Config, load_config
 
 LR_SCALES = {
@@ -177,13 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         "shared_seconds": shared, "ours": rows, "mllib": mllib,
     }
     section = "partitions-quick" if args.quick else "partitions"
-    body = markdown(data)
-    print("\n" + body)
-    if not args.no_write:
-        json_path = args.json or RESULTS_DIR / f"{section}.json"
-        write_json(data, json_path)
-        write_section(section, body)
-        print(f"\nwrote {json_path} and the {section} section of benchmarks/RESULTS.md")
+    publish(section, data, markdown(data), args.json, not args.no_write)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,18 @@ def write_json(data: Any, path: Path) -> None:
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
 
 
+def publish(section: str, data: Any, body: str, json_path: Path | None, write: bool) -> None:
+    """Print a benchmark's Markdown ``body``; with ``write``, also save ``data`` as JSON
+    (``json_path``, default ``results/<section>.json``) and ``body`` as that section of
+    RESULTS.md."""
+    print("\n" + body)
+    if write:
+        path = json_path or RESULTS_DIR / f"{section}.json"
+        write_json(data, path)
+        write_section(section, body)
+        print(f"\nwrote {path} and the {section} section of benchmarks/RESULTS.md")
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
