@@ -678,18 +678,24 @@ def _input_is_path(cfg: Config) -> bool:
     return not (cfg.input.format == "events" and cfg.input.table_format == "table")
 
 
-def read_events(spark: SparkSession, cfg: Config, input_path: str) -> DataFrame:
-    """The events table at ``input_path`` (CSV, Parquet, or a Spark SQL table's name)."""
-    icfg = cfg.input
-    if icfg.table_format == "table":
+def _check_items_input(spark: SparkSession, cfg: Config, input_path: str) -> None:
+    """Refuse a missing input path, or a missing table when ``--input`` names one."""
+    if not _input_is_path(cfg):
         if not spark.catalog.tableExists(input_path):
             raise InputError(
                 f"the input table {input_path} does not exist ([input] table_format = "
                 "\"table\" reads --input as a Spark SQL table name)"
             )
-        return spark.table(input_path)
-    if not storage.glob_exists(spark, input_path):
+    elif not storage.glob_exists(spark, input_path):
         raise InputError(f"the input {input_path} does not exist")
+
+
+def read_events(spark: SparkSession, cfg: Config, input_path: str) -> DataFrame:
+    """The events table at ``input_path`` (CSV, Parquet, or a Spark SQL table's name)."""
+    icfg = cfg.input
+    _check_items_input(spark, cfg, input_path)
+    if icfg.table_format == "table":
+        return spark.table(input_path)
     if icfg.table_format == "parquet":
         return spark.read.parquet(input_path)
     return (
@@ -729,8 +735,7 @@ def _event_sequences(spark: SparkSession, cfg: Config, input_path: str
 
 def _basket_sequences(spark: SparkSession, cfg: Config, input_path: str
                       ) -> tuple[DataFrame, dict[str, Any]]:
-    if not storage.glob_exists(spark, input_path):
-        raise InputError(f"the input {input_path} does not exist")
+    _check_items_input(spark, cfg, input_path)
     lines = spark.read.text(input_path)
     stats = corpus_stats(lines)
     if stats.lines == 0:
@@ -746,14 +751,15 @@ def items_tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, outp
     started = time.perf_counter()
     paths = RunPaths(output)
     is_path = _input_is_path(cfg)
+    _check_items_input(spark, cfg, input_path)
     check_overlap(spark, input_path, output, is_path=is_path)
     if resume and (recorded := _resume_check(spark, paths, cfg, "tokenize",
                                              input_path if is_path else None)):
         return recorded
     overwrite = overwrite or resume
-    if is_path:
-        _check_input(spark, input_path)
     storage.check_writable_dir(spark, output)
+    _prepare_table(spark, paths.table(SEQUENCES), overwrite)
+    _prepare_table(spark, paths.table(TOKENS), overwrite)
     manifest = _read_manifest(spark, paths)
     manifest.setdefault("fingerprint", {}).update(
         input=_input_fingerprint(spark, input_path) if is_path else {"table": input_path},
@@ -765,8 +771,6 @@ def items_tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, outp
         sequences, facts = _basket_sequences(spark, cfg, input_path)
     else:
         sequences, facts = _event_sequences(spark, cfg, input_path)
-    _prepare_table(spark, paths.table(SEQUENCES), overwrite)
-    _prepare_table(spark, paths.table(TOKENS), overwrite)
     _write(sequences, paths.table(SEQUENCES))
     written = storage.read_table(spark, paths.table(SEQUENCES), "sequences")
     facts.update(sequence_stats(written))

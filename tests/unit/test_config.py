@@ -217,3 +217,31 @@ def test_config_is_frozen() -> None:
         config.train = TrainConfig()  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.train.epochs = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("input.format=events2", r"format.*text, events, baskets"),
+        ("input.table_format=json", r"table_format.*csv, parquet, table"),
+        ("input.csv_delimiter=;;", r"csv_delimiter.*one character"),
+        ("input.item_col=sequence_id", r"three different columns"),
+        ("input.session_gap=-1", r"session_gap.*>= 0"),
+        ("input.order_col=\" \"", r"order_col.*must name a column"),
+        ("items.neighbors=-1", r"neighbors.*>= 0"),
+        ("items.recency_half_life=-2", r"recency_half_life.*>= 0"),
+        ("items.block_rows=0", r"block_rows.*>= 1"),
+    ],
+)
+def test_items_settings_are_checked(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides=[override])
+
+
+def test_items_conf_reads_events_with_a_bounded_window() -> None:
+    cfg = load_config([CONF_DIR / "items.toml"], ["input.item_col=movieId"])
+    assert cfg.input.is_items and cfg.input.format == "events"
+    assert cfg.input.item_col == "movieId"
+    assert cfg.pairs.window >= 1
+    assert not Config().input.is_items
+    assert load_config(overrides=["pairs.window=0"]).pairs.window == 0
