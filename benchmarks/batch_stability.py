@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.sgns import sgns_loss
 from w2v_spark.core.training import LearningRate, SliceTrainer
+from w2v_spark.pairs import block_ids
 
 
 def main() -> None:
@@ -31,8 +32,8 @@ def main() -> None:
     counts = pq.read_table(args.run / "vocab").sort_by("word_id").column("count").to_numpy()
     files = sorted((args.run / "pairs" / "epoch=0" / "shard=0").glob("*.parquet"))
     table = pa.concat_tables([pq.read_table(f) for f in files])
-    centers = table.column("center").to_numpy()
-    contexts = table.column("context").to_numpy()
+    centers = block_ids(table.column("center"))
+    contexts = block_ids(table.column("context"))
     sampler = NegativeSampler(counts, 0.75)
     held_c, held_o = centers[::97][:200_000], contexts[::97][:200_000]
     held_neg = sampler.sample(np.random.default_rng(9), (held_c.size, 5))

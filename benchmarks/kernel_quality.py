@@ -29,6 +29,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from benchmarks.evaluate import score  # noqa: E402
 from w2v_spark.core.sampling import NegativeSampler  # noqa: E402
 from w2v_spark.core.training import LearningRate, SliceTrainer  # noqa: E402
+from w2v_spark.pairs import block_ids  # noqa: E402
 from w2v_spark.similarity import Embeddings  # noqa: E402
 from w2v_spark.train import Model  # noqa: E402
 
@@ -41,8 +42,8 @@ def read_pairs(run: Path, epoch: int, max_pairs: int) -> tuple[np.ndarray, np.nd
     for shard in shards:
         for part in sorted(shard.glob("*.parquet")):
             table = pq.read_table(part, columns=["center", "context"])
-            centers.append(table["center"].to_numpy())
-            contexts.append(table["context"].to_numpy())
+            centers.append(block_ids(table["center"]))
+            contexts.append(block_ids(table["context"]))
     center = np.concatenate(centers)[:max_pairs]
     context = np.concatenate(contexts)[:max_pairs]
     return context.astype(np.int32), center.astype(np.int32)

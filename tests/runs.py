@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from w2v_spark.config import Config, load_config
+from w2v_spark.pairs import block_ids
 from w2v_spark.synthetic import generate_sentences
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -128,7 +129,7 @@ def pairs_by_shard(output: Path) -> dict[str, np.ndarray]:
     for shard in sorted((output / "pairs").glob("epoch=*/shard=*")):
         parts = [pq.read_table(f) for f in data_files(shard)]
         result[f"{shard.parent.name}/{shard.name}"] = np.concatenate([
-            np.stack([t.column("center").to_numpy(), t.column("context").to_numpy()], axis=1)
+            np.stack([block_ids(t.column("center")), block_ids(t.column("context"))], axis=1)
             for t in parts
         ])
     return result

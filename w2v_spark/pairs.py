@@ -32,13 +32,84 @@ PAIRS_OUT_SCHEMA = StructType([*PAIRS_SCHEMA.fields, StructField("shard", Intege
 #: Most pairs (estimated from sentence lengths) formed at once inside one task.
 _MAX_PAIRS_PER_SLICE = 4_000_000
 
+#: Most pairs in one row of the pairs table (1 MiB of ids per column).
+PAIRS_PER_BLOCK = 1 << 18
+
 _ARROW_OUT = pa.schema(
     [
-        pa.field("center", pa.int32(), nullable=False),
-        pa.field("context", pa.int32(), nullable=False),
+        pa.field("pairs", pa.int32(), nullable=False),
+        pa.field("center", pa.binary(), nullable=False),
+        pa.field("context", pa.binary(), nullable=False),
         pa.field("shard", pa.int32(), nullable=False),
     ]
 )
+
+
+def pair_blocks(
+    center: np.ndarray, context: np.ndarray, shard: np.ndarray, block: int = PAIRS_PER_BLOCK
+) -> pa.RecordBatch:
+    """Pairs sorted by shard as rows of the pairs table (:data:`PAIRS_OUT_SCHEMA`).
+
+    Every run of one shard is cut into rows of at most ``block`` pairs, in order. The binary
+    columns share the ids' memory (no copy per row).
+
+    Args:
+        center, context: (m,) int32 word ids, grouped by shard.
+        shard: (m,) int32 shard of every pair, non-decreasing.
+        block: most pairs in a row.
+    """
+    if block < 1:
+        raise ValueError(f"block must be at least 1, got {block}")
+    runs = np.flatnonzero(np.diff(shard)) + 1
+    bounds = [np.arange(a, b, block) for a, b in
+              zip(np.r_[0, runs], np.r_[runs, shard.size], strict=True)]
+    starts = np.concatenate(bounds) if bounds else np.empty(0, dtype=np.int64)
+    cuts = np.r_[starts, shard.size].astype(np.int64)
+    rows = starts.size
+    offsets = pa.py_buffer((cuts * 4).astype(np.int32))
+
+    def column(ids: np.ndarray) -> pa.Array:
+        data = pa.py_buffer(np.ascontiguousarray(ids, dtype="<i4"))
+        return pa.Array.from_buffers(pa.binary(), rows, [None, offsets, data])
+
+    return pa.RecordBatch.from_arrays(
+        [pa.array(np.diff(cuts).astype(np.int32)), column(center), column(context),
+         pa.array(shard[starts].astype(np.int32))],
+        schema=_ARROW_OUT,
+    )
+
+
+def block_ids(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The word ids of a ``center`` or ``context`` column of pair blocks, all rows in order.
+
+    Returns:
+        (n,) int32, a view of the column's memory where it is one chunk.
+
+    Raises:
+        SchemaError: a value whose length is not a whole number of int32 ids.
+    """
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts = [_chunk_ids(chunk) for chunk in chunks]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+
+
+def _chunk_ids(array: pa.Array) -> np.ndarray:
+    if not (pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type)):
+        raise SchemaError(f"a pairs column must be binary blocks of int32 ids, not {array.type}")
+    if len(array) == 0:
+        return np.empty(0, dtype=np.int32)
+    if array.null_count:
+        raise SchemaError("a pairs block is null")
+    width = np.int64 if pa.types.is_large_binary(array.type) else np.int32
+    _, offsets_buffer, data = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[array.offset:array.offset + len(array) + 1]
+    if np.any(offsets % 4):
+        raise SchemaError("a pairs block's length is not a multiple of 4 bytes (int32 ids)")
+    start, stop = int(offsets[0]), int(offsets[-1])
+    ids = np.frombuffer(data, dtype="<i4", count=(stop - start) // 4, offset=start)
+    return ids.astype(np.int32, copy=False)
 
 
 @dataclass(frozen=True)
@@ -104,8 +175,9 @@ def _pairs_batches(
     epoch: int,
     num_shards: int,
     max_pairs: int,
+    block: int,
 ) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: tokens batches to (center, context, shard) batches, grouped by shard.
+    """mapInArrow body: tokens batches to pair blocks (:data:`PAIRS_OUT_SCHEMA`) by shard.
 
     A batch is worked on in slices of rows of at most about ``max_pairs`` pairs, so long
     sentences with a wide window do not build all their pairs at once."""
@@ -116,7 +188,7 @@ def _pairs_batches(
             yield from _slice_pairs(
                 batch.slice(start, stop - start), words=words, keep_prob=keep_prob,
                 window=window, shrink_windows=shrink_windows, seed=seed, epoch=epoch,
-                num_shards=num_shards,
+                num_shards=num_shards, block=block,
             )
 
 
@@ -130,8 +202,9 @@ def _slice_pairs(
     seed: int,
     epoch: int,
     num_shards: int,
+    block: int,
 ) -> Iterator[pa.RecordBatch]:
-    """The pairs of one slice of a tokens batch, ordered by shard."""
+    """The pairs of one slice of a tokens batch, ordered by shard, in blocks."""
     if batch.num_rows == 0:
         return
     lookup = pc.SetLookupOptions(value_set=words)
@@ -155,14 +228,7 @@ def _slice_pairs(
     if result.center.size == 0:
         return
     order = np.argsort(result.shard, kind="stable")
-    yield pa.RecordBatch.from_arrays(
-        [
-            pa.array(result.center[order]),
-            pa.array(result.context[order]),
-            pa.array(result.shard[order]),
-        ],
-        schema=_ARROW_OUT,
-    )
+    yield pair_blocks(result.center[order], result.context[order], result.shard[order], block)
 
 
 def generate_pairs(
@@ -174,8 +240,11 @@ def generate_pairs(
     epoch: int,
     num_shards: int,
     max_pairs_per_slice: int = _MAX_PAIRS_PER_SLICE,
+    pairs_per_block: int = PAIRS_PER_BLOCK,
 ) -> DataFrame:
-    """The pairs of one epoch: ``center``, ``context`` (int32 word ids) and ``shard``.
+    """The pairs of one epoch as blocks (:data:`PAIRS_OUT_SCHEMA`): ``pairs``, ``center`` and
+    ``context`` (that many int32 word ids each, see :func:`block_ids`) and ``shard``. The
+    blocks of a shard, in row order, hold its pairs in the order they were formed.
 
     Args:
         tokens: the tokens table.
@@ -184,6 +253,7 @@ def generate_pairs(
         seed, epoch: select the random draws.
         num_shards: how many slices the epoch is split into for training.
         max_pairs_per_slice: a task forms the pairs of at most about this many at once.
+        pairs_per_block: most pairs in one row.
     """
     missing = {"line_id", "chunk", "tokens"} - set(tokens.columns)
     if missing:
@@ -198,6 +268,7 @@ def generate_pairs(
         epoch=epoch,
         num_shards=num_shards,
         max_pairs=max_pairs_per_slice,
+        block=pairs_per_block,
     )
     return tokens.select("line_id", "chunk", "tokens").mapInArrow(
         with_faults(body, "pairs"), PAIRS_OUT_SCHEMA

@@ -396,8 +396,8 @@ def pairs_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
 def pair_counts(spark: SparkSession, paths: RunPaths) -> dict[tuple[int, int], int]:
     """Number of pairs in every (epoch, shard)."""
     pairs = storage.read_table(spark, paths.table(PAIRS), "pairs", PAIRS_SCHEMA)
-    rows = pairs.groupBy("epoch", "shard").count().collect()
-    return {(int(r["epoch"]), int(r["shard"])): int(r["count"]) for r in rows}
+    rows = pairs.groupBy("epoch", "shard").agg(F.sum("pairs").alias("pairs")).collect()
+    return {(int(r["epoch"]), int(r["shard"])): int(r["pairs"]) for r in rows}
 
 
 def _slice_frame(spark: SparkSession, paths: RunPaths, epoch: int, shard: int, slot: int

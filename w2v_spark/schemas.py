@@ -54,11 +54,16 @@ VOCAB_SCHEMA = StructType(
     ]
 )
 
-#: Skip-gram pairs; the table is partitioned by ``epoch`` and ``shard`` directories.
+#: Skip-gram pairs in blocks; the table is partitioned by ``epoch`` and ``shard`` directories.
+#: A row holds ``pairs`` consecutive (center, context) pairs: ``center`` and ``context`` are
+#: ``pairs`` word ids each, as raw little-endian int32 (``numpy.frombuffer(b, "<i4")``).
+#: Blocks instead of a row per pair keep the hundreds of millions of pairs of an epoch out of
+#: the JVM's row-by-row conversions, which cost more than training on them.
 PAIRS_SCHEMA = StructType(
     [
-        StructField("center", IntegerType(), False),
-        StructField("context", IntegerType(), False),
+        StructField("pairs", IntegerType(), False),
+        StructField("center", BinaryType(), False),
+        StructField("context", BinaryType(), False),
     ]
 )
 #: A model checkpoint: consecutive blocks of rows of the input and output matrices as raw

@@ -27,11 +27,15 @@ from w2v_spark.core.averaging import TouchedRows, merge_touched
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.training import LearningRate, SliceTrainer
 from w2v_spark.faults import with_faults
+from w2v_spark.pairs import block_ids
 from w2v_spark.schemas import MODEL_SCHEMA, TOUCHED_SCHEMA
 from w2v_spark.session import sql_conf
 
 #: Largest binary value a task or checkpoint row carries (bytes).
 _BLOCK_BYTES = 32 << 20
+
+#: Most pair blocks (of up to 2 MiB each) in one Arrow batch sent to a training task.
+_TRAIN_ARROW_ROWS = 8
 
 _TOUCHED_ARROW = pa.schema(
     [
@@ -174,15 +178,12 @@ def _train_slice(
 
 def _slice_pairs(batches: Iterable[pa.RecordBatch], slice_range: pa.StructScalar
                  ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(inputs, outputs) int32 arrays of every Arrow batch of (center, context, slice) rows:
-    as in word2vec, the context word's input vector predicts the center word."""
+    """(inputs, outputs) int32 arrays of every Arrow batch of (center, context, slice) pair
+    blocks: as in word2vec, the context word's input vector predicts the center word."""
     for batch in batches:
         if batch.num_rows and pc.min_max(batch.column(2)) != slice_range:
             raise RuntimeError("a training task received rows of more than one slice")
-        yield (
-            batch.column(1).to_numpy().astype(np.int32, copy=False),
-            batch.column(0).to_numpy().astype(np.int32, copy=False),
-        )
+        yield block_ids(batch.column(1)), block_ids(batch.column(0))
 
 
 def train_round_frame(
@@ -249,6 +250,16 @@ class RoundStats:
     by_partition: dict[int, tuple[int, float, float, float]]
 
 
+_ARROW_ROWS_KEY = "spark.sql.execution.arrow.maxRecordsPerBatch"
+
+
+def _train_arrow_rows(spark: SparkSession) -> int:
+    """Rows per Arrow batch for training: the session's setting, at most
+    :data:`_TRAIN_ARROW_ROWS` pair blocks."""
+    current = int(spark.conf.get(_ARROW_ROWS_KEY, "10000") or "10000")
+    return min(current, _TRAIN_ARROW_ROWS) if current > 0 else _TRAIN_ARROW_ROWS
+
+
 def run_round(
     spark: SparkSession,
     model: Model,
@@ -263,7 +274,8 @@ def run_round(
     bc = spark.sparkContext.broadcast((model.w_in, model.w_out))
     try:
         # Spark 4 would otherwise run a union of single-partition slices as one partition.
-        with sql_conf(spark, "spark.sql.unionOutputPartitioning", "false"):
+        with sql_conf(spark, "spark.sql.unionOutputPartitioning", "false"), \
+                sql_conf(spark, _ARROW_ROWS_KEY, str(_train_arrow_rows(spark))):
             frame = train_round_frame(slices, bc, counts, cfg, info, total_pairs)
             touched_in, touched_out, stats = _collect_touched(frame, model.w_in.shape[1])
     finally:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from pyspark.sql.types import IntegerType
+from pyspark.sql.types import BinaryType, IntegerType
 
 from w2v_spark.config import PairsConfig, VocabConfig
 from w2v_spark.core.pairs import epoch_pairs
 from w2v_spark.core.sampling import keep_probabilities
-from w2v_spark.pairs import Vocabulary, generate_pairs
+from w2v_spark.pairs import Vocabulary, block_ids, generate_pairs
 from w2v_spark.schemas import TOKENS_SCHEMA, VOCAB_SCHEMA
 from w2v_spark.vocab import count_vocab
 
@@ -68,8 +68,14 @@ def _reference(sentences: list[Sentence], vocab: Vocabulary, cfg: PairsConfig, e
 
 
 def _collect(frame) -> dict[str, np.ndarray]:
+    """The pairs of a frame of blocks, one array entry per pair, in row order."""
     table = frame.toArrow()
-    return {name: table.column(name).to_numpy() for name in ("center", "context", "shard")}
+    sizes = table.column("pairs").to_numpy()
+    return {
+        "center": block_ids(table.column("center")),
+        "context": block_ids(table.column("context")),
+        "shard": np.repeat(table.column("shard").to_numpy(), sizes).astype(np.int32),
+    }
 
 
 def _triples(pairs: dict[str, np.ndarray]) -> np.ndarray:
@@ -110,7 +116,8 @@ def test_types_shards_and_vocabulary(spark, sentences, vocab) -> None:
         num_shards=SHARDS,
     )
     assert [(f.name, f.dataType) for f in frame.schema.fields] == [
-        ("center", IntegerType()), ("context", IntegerType()), ("shard", IntegerType())
+        ("pairs", IntegerType()), ("center", BinaryType()), ("context", BinaryType()),
+        ("shard", IntegerType()),
     ]
     got = _collect(frame)
     assert got["center"].dtype == np.int32 and got["context"].dtype == np.int32
@@ -169,3 +176,21 @@ def test_slices_of_a_batch_give_the_same_pairs(spark, sentences, vocab, window: 
     assert want["center"].size > 200
     np.testing.assert_array_equal(_triples(whole), _triples(want))
     np.testing.assert_array_equal(_triples(sliced), _triples(want))
+
+
+def test_small_blocks_keep_the_order_and_one_shard_per_row(spark, sentences, vocab) -> None:
+    tokens = _single_partition(spark, sentences)
+    frame = generate_pairs(tokens, vocab, CFG, seed=SEED, epoch=0, num_shards=SHARDS,
+                           pairs_per_block=7)
+    table = frame.toArrow()
+    sizes = table.column("pairs").to_numpy()
+    assert sizes.max() == 7 and sizes.min() >= 1
+    lengths = np.array([len(v) for v in table.column("center").to_pylist()])
+    np.testing.assert_array_equal(lengths, 4 * sizes)
+    got = _collect(frame)
+    want = _reference(sentences, vocab, CFG, 0)
+    for shard in range(SHARDS):
+        for column in ("center", "context"):
+            np.testing.assert_array_equal(
+                got[column][got["shard"] == shard], want[column][want["shard"] == shard]
+            )

@@ -23,6 +23,7 @@ from w2v_spark.errors import (
     OutputError,
     SchemaError,
 )
+from w2v_spark.pairs import block_ids
 from w2v_spark.pipeline import (
     export_stage,
     pairs_stage,
@@ -131,7 +132,7 @@ def _pairs(out: Path) -> dict[tuple[int, int], np.ndarray]:
         shard = int(shard_dir.name.split("=")[1])
         parts = [pq.read_table(f) for f in sorted(shard_dir.glob("*.parquet"))]
         result[(epoch, shard)] = np.concatenate(
-            [np.stack([p.column("center").to_numpy(), p.column("context").to_numpy()], axis=1)
+            [np.stack([block_ids(p.column("center")), block_ids(p.column("context"))], axis=1)
              for p in parts]
         )
     return result

@@ -13,6 +13,7 @@ from pyspark.sql.types import ArrayType, FloatType, IntegerType, LongType, Strin
 import w2v_spark.train as train_module
 from w2v_spark.config import TrainConfig
 from w2v_spark.export import embeddings_table
+from w2v_spark.pairs import pair_blocks
 from w2v_spark.schemas import EMBEDDINGS_SCHEMA, VOCAB_SCHEMA
 from w2v_spark.train import Model, RoundInfo, model_frame, model_from_frame, run_round
 
@@ -116,9 +117,12 @@ def round_setup(spark):
     for part, n in enumerate((150, 110)):
         centers = rng.integers(0, ACTIVE, n)
         contexts = rng.integers(0, ACTIVE, n)
-        rows = [(int(c), int(o), part) for c, o in zip(centers, contexts, strict=True)]
+        blocks = pair_blocks(centers.astype(np.int32), contexts.astype(np.int32),
+                             np.zeros(n, dtype=np.int32), block=32)
+        rows = [(c, o, part) for c, o in zip(blocks.column("center").to_pylist(),
+                                              blocks.column("context").to_pylist(), strict=True)]
         frames.append(
-            spark.createDataFrame(rows, "center int, context int, slice int").coalesce(1)
+            spark.createDataFrame(rows, "center binary, context binary, slice int").coalesce(1)
         )
         sizes.append(n)
     counts = np.arange(VOCAB_SIZE, 0, -1, dtype=np.int64) * 10
