@@ -175,7 +175,7 @@ class TrainConfig:
     num_partitions: int = 2
     syncs_per_epoch: int = 4
     batch_size: int = 256
-    shared_negatives: int = 32
+    shared_negatives: int = 64
     merge: str = "mean"
     keep_checkpoints: int = 0
 
