@@ -8,7 +8,6 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -87,29 +86,13 @@ def data_files(table: Path) -> list[Path]:
     return sorted(table.rglob("*.parquet"), key=lambda p: str(p.relative_to(table)))
 
 
-def _normalized_footer(path: Path) -> dict[str, Any]:
-    """A Parquet file's metadata with each column's list of encodings sorted: parquet-mr lists
-    them from a hash set, in an order that varies from one JVM to the next."""
-    meta = pq.ParquetFile(path).metadata
-    footer = meta.to_dict()
-    for group in footer["row_groups"]:
-        for column in group["columns"]:
-            column["encodings"] = tuple(sorted(column["encodings"]))
-    footer["key_value_metadata"] = dict(meta.metadata or {})
-    footer.pop("serialized_size", None)
-    return footer
-
-
-def table_bytes(table: Path) -> list[tuple[bytes, dict[str, Any]]]:
-    """Every data file of a table, in name order (names hold a job id, so only the order and
-    the contents are compared): the bytes before the footer (magic number, pages, dictionary
-    pages) and the footer's content (schema, row groups, offsets, sizes, statistics)."""
-    files = []
-    for path in data_files(table):
-        data = path.read_bytes()
-        footer_length = int.from_bytes(data[-8:-4], "little")
-        files.append((data[: len(data) - footer_length - 8], _normalized_footer(path)))
-    return files
+def table_bytes(table: Path) -> dict[str, bytes]:
+    """Every file of a table (data files and the completion marker) by its path in the
+    table, with its bytes: two tables are byte-identical when these are equal."""
+    return {
+        str(path.relative_to(table)): path.read_bytes()
+        for path in sorted(table.rglob("*")) if path.is_file() and not path.name.endswith(".crc")
+    }
 
 
 def embeddings_bits(output: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -137,8 +120,7 @@ def pairs_by_shard(output: Path) -> dict[str, np.ndarray]:
 
 def assert_same_run(first: Path, second: Path) -> None:
     """The pairs and embeddings of two runs are identical: every value bit for bit, the row
-    order, and every embeddings data file byte for byte up to the footer, whose content is
-    also the same."""
+    order, and every file of the embeddings table, names and bytes."""
     pairs_1, pairs_2 = pairs_by_shard(first), pairs_by_shard(second)
     assert pairs_1.keys() == pairs_2.keys()
     for key, rows in pairs_1.items():

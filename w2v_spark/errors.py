@@ -63,3 +63,8 @@ class JavaNotFoundError(W2VError):
 
 class VectorFormatError(InputError):
     """A word2vec or GloVe vectors file is malformed, truncated or not in the stated format."""
+
+
+class TrainingDivergedError(W2VError, FloatingPointError):
+    """Training diverged: a round's loss rose far above the starting loss, or the model holds
+    non-finite values."""

@@ -1,74 +1,90 @@
-"""Stage 5: the embeddings table from the final model and the vocabulary."""
+"""Stage 5: the embeddings table from the final model and the vocabulary.
+
+The table is written by the driver, which holds the model anyway (it merges every round), with
+pyarrow's Parquet writer and fixed settings into files with fixed names, and copied to the
+output through the Hadoop FileSystem API. The same model and vocabulary therefore give the
+same files, byte for byte, on every run; Spark's own writer does not, because parquet-mr lists
+each column's encodings in the footer in an order that changes from one JVM to the next.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import tempfile
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, FloatType, IntegerType, StructField, StructType
+import pyarrow.parquet as pq
+from pyspark.sql import SparkSession
 
+from w2v_spark import storage
 from w2v_spark.errors import SchemaError
-from w2v_spark.schemas import EMBEDDINGS_SCHEMA
 
-_ROWS_SCHEMA = StructType(
+EMBEDDINGS_ARROW = pa.schema(
     [
-        StructField("word_id", IntegerType(), False),
-        StructField("vector", ArrayType(FloatType(), False), False),
-    ]
-)
-_ROWS_ARROW = pa.schema(
-    [
+        pa.field("word", pa.string(), nullable=False),
         pa.field("word_id", pa.int32(), nullable=False),
+        pa.field("count", pa.int64(), nullable=False),
         pa.field("vector", pa.list_(pa.field("element", pa.float32(), nullable=False)),
                  nullable=False),
     ]
 )
 
-
-def _explode_blocks(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: checkpoint blocks to one (word_id, vector) row per word."""
-    for batch in batches:
-        for block in batch.to_pylist():
-            rows, dim = block["rows"], block["dim"]
-            values = np.frombuffer(block["input"], dtype=np.float32)
-            if values.size != rows * dim:
-                raise ValueError(f"model block at row {block['start']} has the wrong size")
-            offsets = np.arange(0, (rows + 1) * dim, dim, dtype=np.int32)
-            yield pa.RecordBatch.from_arrays(
-                [
-                    pa.array(np.arange(block["start"], block["start"] + rows, dtype=np.int32)),
-                    pa.ListArray.from_arrays(pa.array(offsets), pa.array(values)).cast(
-                        _ROWS_ARROW.field("vector").type
-                    ),
-                ],
-                schema=_ROWS_ARROW,
-            )
+#: Most rows in one file of the embeddings table.
+ROWS_PER_FILE = 1 << 20
+#: Bytes of vectors aimed at in one row group (what a reader holds at once).
+_ROW_GROUP_BYTES = 32 << 20
 
 
-def embeddings_table(model: DataFrame, vocab: DataFrame) -> DataFrame:
-    """Join the model's input vectors with the vocabulary.
+def embeddings_arrow(words: pa.Array, counts: np.ndarray, vectors: np.ndarray) -> pa.Table:
+    """The embeddings table (:data:`EMBEDDINGS_ARROW`), one row per word in id order.
 
     Args:
-        model: a checkpoint table (:data:`~w2v_spark.schemas.MODEL_SCHEMA`).
-        vocab: the vocab table.
-
-    Returns:
-        :data:`~w2v_spark.schemas.EMBEDDINGS_SCHEMA` rows ordered by ``word_id``.
+        words: (V,) strings, word ``i`` at position ``i``.
+        counts: (V,) corpus counts.
+        vectors: (V, d) float32 input vectors.
     """
-    for name, frame, needed in (
-        ("model", model, {"start", "rows", "dim", "input"}),
-        ("vocab", vocab, {"word", "word_id", "count"}),
-    ):
-        missing = needed - set(frame.columns)
-        if missing:
-            raise SchemaError(f"the {name} table lacks column(s) {sorted(missing)}")
-    vectors = model.select("start", "rows", "dim", "input").mapInArrow(
-        _explode_blocks, _ROWS_SCHEMA
+    size = len(words)
+    if counts.shape != (size,) or vectors.ndim != 2 or vectors.shape[0] != size:
+        raise SchemaError(
+            f"the vocabulary has {size} words and {counts.shape[0]} counts but the model has "
+            f"{vectors.shape[0]} rows: they are not from the same run"
+        )
+    dim = vectors.shape[1]
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    offsets = pa.array(np.arange(0, (size + 1) * dim, dim, dtype=np.int32))
+    vector = pa.ListArray.from_arrays(offsets, flat).cast(EMBEDDINGS_ARROW.field("vector").type)
+    return pa.Table.from_arrays(
+        [words.cast(pa.string()), pa.array(np.arange(size, dtype=np.int32)),
+         pa.array(counts.astype(np.int64)), vector],
+        schema=EMBEDDINGS_ARROW,
     )
-    joined = vocab.join(vectors, on="word_id", how="inner")
-    return joined.select(
-        [F.col(f.name).cast(f.dataType).alias(f.name) for f in EMBEDDINGS_SCHEMA.fields]
-    ).orderBy("word_id")
+
+
+def write_files(table: pa.Table, directory: str, rows_per_file: int = ROWS_PER_FILE
+                ) -> list[str]:
+    """Write ``table`` as ``part-00000.parquet``, ``part-00001.parquet``, ... of at most
+    ``rows_per_file`` rows into a local directory, with fixed settings (zstd, row groups of
+    about 32 MiB of vectors), so the bytes depend only on the table. Returns the file names."""
+    dim = max(1, len(table.column("vector")[0]) if table.num_rows else 1)
+    group = max(1, _ROW_GROUP_BYTES // (4 * dim + 32))
+    names = []
+    for number, start in enumerate(range(0, max(table.num_rows, 1), rows_per_file)):
+        name = f"part-{number:05d}.parquet"
+        pq.write_table(
+            table.slice(start, rows_per_file), os.path.join(directory, name),
+            row_group_size=group, compression="zstd", use_dictionary=False,
+            write_statistics=True,
+        )
+        names.append(name)
+    return names
+
+
+def publish_table(spark: SparkSession, table: pa.Table, path: str,
+                  rows_per_file: int = ROWS_PER_FILE) -> None:
+    """Write ``table`` as a Parquet table at ``path`` (any file system Spark can write), its
+    completion marker last. ``path`` must not exist."""
+    with tempfile.TemporaryDirectory(prefix="w2v_spark-export-") as local:
+        names = write_files(table, local, rows_per_file)
+        storage.copy_local_files(spark, local, names, path)
+    storage.write_marker(spark, path)

@@ -18,6 +18,7 @@ and for items (``[input] format = events | baskets``) also ``sequences/`` (token
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -30,7 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from w2v_spark import fingerprint, storage
-from w2v_spark.config import Config
+from w2v_spark.config import Config, TrainConfig
 from w2v_spark.errors import (
     EmptyCorpusError,
     IncompleteTableError,
@@ -38,8 +39,9 @@ from w2v_spark.errors import (
     OutputError,
     ResumeError,
     SchemaError,
+    TrainingDivergedError,
 )
-from w2v_spark.export import embeddings_table
+from w2v_spark.export import embeddings_arrow, publish_table
 from w2v_spark.items import (
     basket_sequences,
     check_order_values,
@@ -81,7 +83,15 @@ from w2v_spark.schemas import (
 from w2v_spark.session import sql_conf
 from w2v_spark.similarity import Embeddings
 from w2v_spark.tokenize import corpus_stats, tokenize_lines
-from w2v_spark.train import Model, RoundInfo, RoundResult, model_frame, model_from_frame, run_round
+from w2v_spark.train import (
+    Model,
+    RoundInfo,
+    RoundResult,
+    input_vectors_from_frame,
+    model_frame,
+    model_from_frame,
+    run_round,
+)
 from w2v_spark.vocab import check_vocab, count_vocab
 
 MANIFEST = "run.json"
@@ -466,9 +476,11 @@ def _resume_point(spark: SparkSession, paths: RunPaths, vocab_size: int, cfg: Co
 def _record_round(spark: SparkSession, paths: RunPaths, global_round: int,
                   result: RoundResult | None) -> None:
     """Record the metrics of ``global_round`` (after its checkpoint is complete); round 0
-    (the initial model) clears the list."""
+    (the initial model) clears the list and the record of an earlier finished training."""
     manifest = _read_manifest(spark, paths)
     rounds = manifest.get("train_rounds", []) if global_round > 0 else []
+    if global_round == 0:
+        manifest["stages"].pop("train", None)
     if result is not None:
         del rounds[global_round - 1:]
         rounds.append({"epoch": result.epoch, "round": result.round, "pairs": result.pairs,
@@ -524,8 +536,6 @@ def train_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
         for r in results
     ]
     _write(spark.createDataFrame(metrics_rows, METRICS_SCHEMA).coalesce(1), paths.table(METRICS))
-    if not np.all(np.isfinite(model.w_in)):
-        raise FloatingPointError("training diverged: the model has non-finite values")
     seconds = time.perf_counter() - started
     trained = sum(r.pairs for r in results[start:])
     facts = {
@@ -569,6 +579,7 @@ def _train_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab: Voca
                 result = run_round(spark, model, slices, vocab.counts, tcfg, info, total_pairs)
             else:
                 result = RoundResult(epoch, rnd, 0, 0.0, 0.0, 0.0)
+            _check_diverged(result, model, tcfg)
             _write(model_frame(spark, model), paths.checkpoint(global_round))
             _record_round(spark, paths, global_round, result)
             _prune_checkpoints(spark, paths, tcfg.keep_checkpoints)
@@ -580,6 +591,22 @@ def _train_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab: Voca
                 flush=True,
             )
     return results
+
+
+def _check_diverged(result: RoundResult, model: Model, tcfg: TrainConfig) -> None:
+    """Stop a run whose round loss rose above twice the starting loss ``(1 + negative) ln 2``
+    (all output vectors are zero at the start), or whose model is no longer finite."""
+    start_loss = (1 + tcfg.negative) * math.log(2.0)
+    finite = bool(np.all(np.isfinite(model.w_in)) and np.all(np.isfinite(model.w_out)))
+    if result.pairs and (not finite or not result.mean_loss <= 2 * start_loss):
+        raise TrainingDivergedError(
+            f"training diverged in epoch {result.epoch + 1}, round {result.round + 1}: the loss "
+            f"per pair is {result.mean_loss:.3g} (it starts at {start_loss:.3g})"
+            f"{'' if finite else ' and the model has non-finite values'}; lower "
+            f"train.alpha (now {tcfg.alpha}) or train.batch_size (now {tcfg.batch_size}), or "
+            f"raise train.shared_negatives (now {tcfg.shared_negatives}; 0 draws negatives "
+            "per pair, the most stable)"
+        )
 
 
 def final_checkpoint(spark: SparkSession, paths: RunPaths) -> str:
@@ -604,11 +631,13 @@ def export_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool 
     paths = RunPaths(output)
     if resume and (recorded := _resume_check(spark, paths, cfg, "export")):
         return recorded
-    vocab = storage.read_table(spark, paths.table(VOCAB), "vocab", VOCAB_SCHEMA)
+    vocab = _vocabulary(spark, paths)
     checkpoint = final_checkpoint(spark, paths)
-    model = storage.read_table(spark, checkpoint, "model", MODEL_SCHEMA)
+    vectors = input_vectors_from_frame(storage.read_table(spark, checkpoint, "model",
+                                                          MODEL_SCHEMA))
     _prepare_table(spark, paths.table(EMBEDDINGS), overwrite or resume)
-    _write(embeddings_table(model, vocab), paths.table(EMBEDDINGS))
+    publish_table(spark, embeddings_arrow(vocab.words, vocab.counts, vectors),
+                  paths.table(EMBEDDINGS))
     facts = {"checkpoint": checkpoint, "seconds": round(time.perf_counter() - started, 3)}
     _record(spark, paths, cfg, "export", facts)
     return facts

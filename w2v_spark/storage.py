@@ -4,6 +4,7 @@ Hadoop FileSystem API of the running session, and the completion checks of table
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -86,6 +87,26 @@ def write_text(spark: SparkSession, path: str, text: str) -> None:
         fs.delete(hpath, False)
     if not fs.rename(tmp, hpath):
         raise OSError(f"could not move {path}.tmp into place")
+
+
+def copy_local_files(spark: SparkSession, local_dir: str, names: list[str], target: str
+                     ) -> None:
+    """Copy files of a directory on the driver's local disk into directory ``target``."""
+    fs, target_path = _fs_path(spark, target)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    if not fs.mkdirs(target_path):
+        raise OSError(f"could not create {target}")
+    for name in names:
+        source = jvm.org.apache.hadoop.fs.Path(Path(local_dir, name).resolve().as_uri())
+        fs.copyFromLocalFile(False, True, source, jvm.org.apache.hadoop.fs.Path(join(target,
+                                                                                    name)))
+
+
+def write_marker(spark: SparkSession, table: str) -> None:
+    """Write the empty completion marker ``_SUCCESS`` of a table whose files are all written."""
+    fs, marker = _fs_path(spark, join(table, SUCCESS_MARKER))
+    fs.create(marker, True).close()
 
 
 def rename(spark: SparkSession, source: str, target: str) -> None:

@@ -314,7 +314,16 @@ def model_frame(spark: SparkSession, model: Model) -> DataFrame:
 
 def model_from_frame(frame: DataFrame) -> Model:
     """Read a checkpoint DataFrame back into matrices; checks that the blocks tile 0..V-1."""
-    table = frame.select("start", "rows", "dim", "input", "output").toArrow().sort_by("start")
+    return Model(*_matrices(frame, ("input", "output")))
+
+
+def input_vectors_from_frame(frame: DataFrame) -> np.ndarray:
+    """The (V, d) input vectors of a checkpoint DataFrame (what the embeddings hold)."""
+    return _matrices(frame, ("input",))[0]
+
+
+def _matrices(frame: DataFrame, names: tuple[str, ...]) -> list[np.ndarray]:
+    table = frame.select("start", "rows", "dim", *names).toArrow().sort_by("start")
     starts = table.column("start").to_numpy()
     sizes = table.column("rows").to_numpy()
     dims = set(table.column("dim").to_pylist())
@@ -331,5 +340,4 @@ def model_from_frame(frame: DataFrame) -> Model:
         ]
         return np.concatenate(parts).copy()
 
-    return Model(matrix("input"), matrix("output"))
-
+    return [matrix(name) for name in names]

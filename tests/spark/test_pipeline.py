@@ -22,6 +22,7 @@ from w2v_spark.errors import (
     InputError,
     OutputError,
     SchemaError,
+    TrainingDivergedError,
 )
 from w2v_spark.pairs import block_ids
 from w2v_spark.pipeline import (
@@ -357,6 +358,18 @@ def test_train_stage_refuses_pairs_of_fewer_epochs(spark, run_a, tmp_path: Path)
     shutil.copytree(run_a[0], out)
     with pytest.raises(SchemaError, match=f"generated for {EPOCHS} epochs"):
         train_stage(spark, _config(f"train.epochs={EPOCHS + 1}"), str(out), overwrite=True)
+
+
+def test_diverging_training_stops_with_advice(spark, run_a, tmp_path: Path) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(run_a[0], out)
+    with pytest.raises(TrainingDivergedError,
+                       match=r"diverged in epoch 1, round 1: the loss per pair is .*lower "
+                             r"train.alpha \(now 500.0\)"):
+        train_stage(spark, _config("train.alpha=500", "train.min_alpha=500"), str(out),
+                    overwrite=True)
+    assert not (out / "model" / "round=00001").exists()
+    assert "train" not in json.loads((out / "run.json").read_text(encoding="utf-8"))["stages"]
 
 
 # ---------------------------------------------------------------------------------------------

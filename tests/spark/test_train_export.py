@@ -6,15 +6,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql.types import ArrayType, FloatType, IntegerType, LongType, StringType
 
 import w2v_spark.train as train_module
+from tests.runs import table_bytes
+from w2v_spark import storage
 from w2v_spark.config import TrainConfig
-from w2v_spark.export import embeddings_table
+from w2v_spark.errors import SchemaError
+from w2v_spark.export import embeddings_arrow, publish_table
 from w2v_spark.pairs import pair_blocks
-from w2v_spark.schemas import EMBEDDINGS_SCHEMA, VOCAB_SCHEMA
+from w2v_spark.schemas import EMBEDDINGS_SCHEMA
 from w2v_spark.train import Model, RoundInfo, model_frame, model_from_frame, run_round
 
 pytestmark = pytest.mark.spark
@@ -75,33 +79,59 @@ def test_model_from_frame_refuses_a_missing_block(spark, small_blocks: int) -> N
         model_from_frame(frame.where("start != 3"))
 
 
-def test_embeddings_table(spark, small_blocks: int) -> None:
+def test_embeddings_table(spark, tmp_path: Path) -> None:
     model = _model(10, 5, seed=4, special=False)
     words = [f"word{i}" for i in range(10)]
-    counts = [100 - 7 * i for i in range(10)]
-    vocab = spark.createDataFrame(
-        [(w, i, c) for i, (w, c) in enumerate(zip(words, counts, strict=True))], VOCAB_SCHEMA
-    ).repartition(2)
-    table = embeddings_table(model_frame(spark, model), vocab)
+    counts = np.array([100 - 7 * i for i in range(10)], dtype=np.int64)
+    arrow = embeddings_arrow(pa.array(words), counts, model.w_in)
+    publish_table(spark, arrow, str(tmp_path / "emb"), rows_per_file=4)
+    assert sorted(p.name for p in (tmp_path / "emb").glob("*.parquet")) == [
+        "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"
+    ]
+    table = storage.read_table(spark, str(tmp_path / "emb"), "embeddings", EMBEDDINGS_SCHEMA)
+    # Spark packs files into tasks by size, so a multi-file table is read in id order only
+    # when asked.
+    table = table.orderBy("word_id")
+    # Spark reads every Parquet column as nullable, array elements included.
     assert [(f.name, f.dataType) for f in table.schema.fields] == [
         ("word", StringType()),
         ("word_id", IntegerType()),
         ("count", LongType()),
-        ("vector", ArrayType(FloatType(), False)),
+        ("vector", ArrayType(FloatType(), True)),
     ]
-    assert [f.name for f in table.schema.fields] == [f.name for f in EMBEDDINGS_SCHEMA.fields]
     expected = spark.createDataFrame(
         [
-            (w, i, c, [float(x) for x in model.w_in[i]])
+            (w, i, int(c), [float(x) for x in model.w_in[i]])
             for i, (w, c) in enumerate(zip(words, counts, strict=True))
         ],
         EMBEDDINGS_SCHEMA,
     )
     assert_df_equality(table, expected, ignore_nullable=True)
-    arrow = table.toArrow()
-    assert arrow.column("word_id").to_pylist() == list(range(10))
-    vectors = np.array(arrow.column("vector").to_pylist(), dtype=np.float32)
+    read = table.toArrow()
+    assert read.column("word_id").to_pylist() == list(range(10))
+    vectors = np.array(read.column("vector").to_pylist(), dtype=np.float32)
     _assert_bit_equal(vectors, model.w_in)
+
+
+def test_embeddings_files_are_the_same_bytes_every_time(spark, tmp_path: Path) -> None:
+    model = _model(50, 7, seed=8, special=False)
+    counts = np.arange(50, 0, -1, dtype=np.int64)
+    words = pa.array([f"w{i}" for i in range(50)])
+    for name in ("a", "b"):
+        publish_table(spark, embeddings_arrow(words, counts, model.w_in.copy()),
+                      str(tmp_path / name), rows_per_file=16)
+    assert table_bytes(tmp_path / "a") == table_bytes(tmp_path / "b")
+    assert len(table_bytes(tmp_path / "a")) == 5  # 4 data files and the marker
+    other = model.w_in.copy()
+    other[3, 2] = np.nextafter(other[3, 2], np.float32(1))
+    publish_table(spark, embeddings_arrow(words, counts, other), str(tmp_path / "c"),
+                  rows_per_file=16)
+    assert table_bytes(tmp_path / "a") != table_bytes(tmp_path / "c")
+
+
+def test_embeddings_of_another_run_are_refused() -> None:
+    with pytest.raises(SchemaError, match="not from the same run"):
+        embeddings_arrow(pa.array(["a", "b"]), np.array([2, 1]), np.zeros((3, 4), np.float32))
 
 
 VOCAB_SIZE = 12
