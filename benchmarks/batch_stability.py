@@ -1,15 +1,20 @@
-"""Stability of the minibatch SGNS update against batch size, on a real pairs table.
+"""Stability of the minibatch SGNS update against batch size and shared negatives, on a
+real pairs table.
 
-    .venv/bin/python -m benchmarks.batch_stability --run /tmp/t8/run2 [--lr 0.05]
+    .venv/bin/python -m benchmarks.batch_stability --run /tmp/t8/run [--lr 0.05] \
+        [--variants 128:0 256:32 256:64] [--seeds 2 3]
 
 Trains one task, as a Spark training task would, on shard 0 of epoch 0 of a finished run's pairs
-with a fixed learning rate, once per batch size, and prints after every million pairs the
-held-out loss (200,000 pairs spread over the same shard) and the largest output weight.
+with a fixed learning rate, once per ``batch_size:shared_negatives`` variant and negative-draw
+seed, and prints after every million pairs the held-out loss (200,000 pairs spread over the same
+shard, 5 negatives of their own) and the largest output weight; at the end of each, the
+training seconds and pairs per second (the held-out evaluations left out).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +31,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True, help="output directory of a run")
     parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--batches", type=int, nargs="+", default=[1024, 128])
+    parser.add_argument("--variants", nargs="+", default=["1024:0", "128:0"],
+                        help="batch_size:shared_negatives pairs")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[2],
+                        help="seeds of the negative draws")
     parser.add_argument("--dim", type=int, default=100)
     args = parser.parse_args()
     counts = pq.read_table(args.run / "vocab").sort_by("word_id").column("count").to_numpy()
@@ -38,18 +46,26 @@ def main() -> None:
     held_c, held_o = centers[::97][:200_000], contexts[::97][:200_000]
     held_neg = sampler.sample(np.random.default_rng(9), (held_c.size, 5))
     print(f"{centers.size:,} pairs; lr {args.lr}")
-    for batch in args.batches:
-        rng = np.random.default_rng(1)
-        w_in = (rng.random((counts.size, args.dim), dtype=np.float32) - 0.5) / args.dim
-        w_out = np.zeros_like(w_in)
-        trainer = SliceTrainer(w_in, w_out, sampler, np.random.default_rng(2),
-                               LearningRate(args.lr, args.lr, 1), 5, batch, 0.0, 0.0)
-        for start in range(0, centers.size, 1_000_000):
-            stop = start + 1_000_000
-            trainer.train(contexts[start:stop], centers[start:stop])
-            loss = sgns_loss(w_in, w_out, held_o, held_c, held_neg) / held_c.size
-            print(f"batch {batch}: {min(stop, centers.size):>9,} pairs  held-out loss "
-                  f"{loss:.3f}  max |w_out| {np.abs(w_out).max():.2f}", flush=True)
+    for variant in args.variants:
+        batch, shared = (int(x) for x in variant.split(":"))
+        for seed in args.seeds:
+            rng = np.random.default_rng(1)
+            w_in = (rng.random((counts.size, args.dim), dtype=np.float32) - 0.5) / args.dim
+            w_out = np.zeros_like(w_in)
+            trainer = SliceTrainer(w_in, w_out, sampler, np.random.default_rng(seed),
+                                   LearningRate(args.lr, args.lr, 1), 5, batch, 0.0, 0.0,
+                                   shared_negatives=shared)
+            seconds = 0.0
+            for start in range(0, centers.size, 1_000_000):
+                stop = start + 1_000_000
+                began = time.perf_counter()
+                trainer.train(contexts[start:stop], centers[start:stop])
+                seconds += time.perf_counter() - began
+                loss = sgns_loss(w_in, w_out, held_o, held_c, held_neg) / held_c.size
+                print(f"{variant} seed {seed}: {min(stop, centers.size):>9,} pairs  held-out "
+                      f"loss {loss:.3f}  max |w_out| {np.abs(w_out).max():.2f}", flush=True)
+            print(f"{variant} seed {seed}: trained in {seconds:.1f} s, "
+                  f"{centers.size / seconds:,.0f} pairs/s on one core", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Writing benchmark results: marked sections of ``RESULTS.md``, JSON files, and the facts
 about the machine and the software versions every result carries.
 
-A generated section sits between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``. Writing it
+A generated section sits between the lines ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``
+(each alone on its line; a marker quoted inside a line is text). Writing it
 again replaces only what is between the markers; a section not yet in the file is appended.
 """
 
@@ -36,12 +37,19 @@ def _trailing_newlines(text: str) -> int:
     return len(text) - len(text.rstrip("\n"))
 
 
+def _marker_line(text: str, marker: str) -> int:
+    """Offset of the first line that is exactly ``marker`` (a marker quoted in prose is not
+    one), or -1."""
+    found = re.search(rf"^{re.escape(marker)}$", text, flags=re.MULTILINE)
+    return found.start() if found else -1
+
+
 def replace_section(text: str, name: str, body: str) -> str:
     """``text`` with section ``name`` set to ``body``; everything outside the markers is kept
     byte for byte. A missing section is appended after a blank line."""
     start, end = markers(name)
     block = f"{start}\n{body.strip()}\n{end}"
-    i, j = text.find(start), text.find(end)
+    i, j = _marker_line(text, start), _marker_line(text, end)
     if i < 0 and j < 0:
         sep = "\n\n"[: max(0, 2 - _trailing_newlines(text))] if text else ""
         return f"{text}{sep}{block}\n"

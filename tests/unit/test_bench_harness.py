@@ -42,6 +42,15 @@ def test_sections_do_not_touch_each_other() -> None:
     assert text.index(markers("bench")[0]) < text.index(markers("bench-quick")[0])
 
 
+def test_markers_quoted_in_prose_are_text() -> None:
+    start, end = markers("bench")
+    prose = f"Generated between `{start}` and `{end}`.\n\n# Results\n"
+    out = replace_section(prose, "bench", "table")
+    assert out.startswith(prose)
+    assert out.endswith(f"{start}\ntable\n{end}\n")
+    assert replace_section(out, "bench", "new") == out.replace("table", "new")
+
+
 def test_broken_markers_are_an_error() -> None:
     start, end = markers("bench")
     with pytest.raises(ValueError, match="broken"):
