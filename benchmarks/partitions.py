@@ -21,6 +21,7 @@ import argparse
 import math
 import shutil
 import tempfile
+import time
 from dataclasses import replace
 from itertools import groupby
 from pathlib import Path
@@ -35,6 +36,7 @@ from benchmarks.params import hyperparameters
 from benchmarks.partitions_report import markdown
 from benchmarks.results import environment, load_average, publish
 from w2v_spark.config import Config, load_config
+from w2v_spark.errors import TrainingDivergedError
 
 LR_SCALES = {
     "none": lambda p: 1.0,
@@ -114,12 +116,21 @@ def run_grid(spark: Any, args: argparse.Namespace, corpus: str, run_dir: str, ba
                 cfg = grid_config(base, p, r, merge, args.lr_scale, cfg0)
                 print(f"\n== num_partitions={p} syncs_per_epoch={r} merge={merge} "
                       f"alpha={cfg.train.alpha:g} ==", flush=True)
-                train = pipeline.train_stage(spark, cfg, run_dir, True)
+                row = {"num_partitions": p, "syncs_per_epoch": r, "merge": merge,
+                       "alpha": cfg.train.alpha, "shards": shards, "pairs": pairs["pairs"]}
+                began = time.perf_counter()
+                try:
+                    train = pipeline.train_stage(spark, cfg, run_dir, True)
+                except TrainingDivergedError as exc:
+                    print(f"diverged: {exc}", flush=True)
+                    rows.append({**row, "diverged": str(exc).split(";")[0], "quality": None,
+                                 "seconds": {**shared, "pairs": pairs["seconds"],
+                                             "train": time.perf_counter() - began}})
+                    continue
                 export = pipeline.export_stage(spark, cfg, run_dir, True)
                 quality = score(load_table(Path(run_dir) / "embeddings"))
                 rows.append({
-                    "num_partitions": p, "syncs_per_epoch": r, "merge": merge,
-                    "alpha": cfg.train.alpha, "shards": shards, "pairs": pairs["pairs"],
+                    **row,
                     "seconds": {**shared, "pairs": pairs["seconds"], "train": train["seconds"],
                                 "export": export["seconds"]},
                     "pairs_per_sec": train["pairs_per_sec"], "final_loss": train["final_loss"],

@@ -7,7 +7,9 @@ from typing import Any
 from benchmarks.results import environment_lines, md_table
 
 
-def _cell(q: dict[str, Any], seconds: float) -> str:
+def _cell(q: dict[str, Any] | None, seconds: float) -> str:
+    if q is None:
+        return f"diverged · {seconds:,.0f} s"
     return (f"{100 * q['analogy_accuracy']:.1f}% · {q['ws353_spearman']:.3f} · "
             f"{seconds:,.0f} s")
 
@@ -41,6 +43,13 @@ def detail(data: dict[str, Any]) -> list[str]:
     rows = []
     for r in data["ours"]:
         s, q = r["seconds"], r["quality"]
+        if q is None:
+            rows.append([
+                r["num_partitions"], r["syncs_per_epoch"], r["merge"], f"{r['alpha']:g}",
+                f"{s['pairs']:,.0f}", f"{s['train']:,.0f}", f"{sum(s.values()):,.0f}", "—",
+                r["diverged"], "—", "—", "—",
+            ])
+            continue
         rows.append([
             r["num_partitions"], r["syncs_per_epoch"], r["merge"], f"{r['alpha']:g}",
             f"{s['pairs']:,.0f}", f"{s['train']:,.0f}", f"{sum(s.values()):,.0f}",

@@ -209,3 +209,27 @@ def test_slice_corpus_across_read_blocks(tmp_path: Path, block: int) -> None:
     )
     assert slice_corpus(src, tmp_path / "t.txt", 4, block=block) == 4
     assert (tmp_path / "t.txt").read_text() == "alpha beta\ngamma delta\n"
+
+
+def test_partitions_report_shows_diverged_cells() -> None:
+    from benchmarks.partitions_report import detail, pivot
+
+    quality = {"analogy_accuracy": 0.25, "ws353_spearman": 0.5, "men_spearman": 0.4}
+    seconds = {"tokenize": 1.0, "vocab": 1.0, "pairs": 2.0}
+    data = {
+        "ours": [
+            {"num_partitions": 1, "syncs_per_epoch": 1, "merge": "mean", "alpha": 0.025,
+             "seconds": {**seconds, "train": 10.0, "export": 1.0}, "pairs_per_sec": 1000.0,
+             "final_loss": 2.5, "quality": quality},
+            {"num_partitions": 4, "syncs_per_epoch": 1, "merge": "mean", "alpha": 0.025,
+             "seconds": {**seconds, "train": 7.0}, "quality": None,
+             "diverged": "training diverged in epoch 2, round 1: the loss per pair is 23.1"},
+        ],
+        "mllib": [],
+        "hyperparameters": {"alpha": 0.025},
+    }
+    grid = "\n".join(pivot(data, "mean"))
+    assert "25.0% · 0.500 · 10 s" in grid
+    assert "diverged · 7 s" in grid
+    rows = "\n".join(detail(data))
+    assert "training diverged in epoch 2, round 1" in rows
