@@ -50,15 +50,20 @@ def embeddings_arrow(words: pa.Array, counts: np.ndarray, vectors: np.ndarray) -
             f"the vocabulary has {size} words and {counts.shape[0]} counts but the model has "
             f"{vectors.shape[0]} rows: they are not from the same run"
         )
-    dim = vectors.shape[1]
-    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
-    offsets = pa.array(np.arange(0, (size + 1) * dim, dim, dtype=np.int32))
-    vector = pa.ListArray.from_arrays(offsets, flat).cast(EMBEDDINGS_ARROW.field("vector").type)
     return pa.Table.from_arrays(
         [words.cast(pa.string()), pa.array(np.arange(size, dtype=np.int32)),
-         pa.array(counts.astype(np.int64)), vector],
+         pa.array(counts.astype(np.int64)), vector_column(vectors)],
         schema=EMBEDDINGS_ARROW,
     )
+
+
+def vector_column(vectors: np.ndarray) -> pa.Array:
+    """The ``vector`` column of the embeddings table from (n, d) vectors: n lists of d
+    float32, sharing one flat buffer."""
+    n, dim = vectors.shape
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    offsets = pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, flat).cast(EMBEDDINGS_ARROW.field("vector").type)
 
 
 def write_files(table: pa.Table, directory: str, rows_per_file: int = ROWS_PER_FILE
@@ -66,7 +71,7 @@ def write_files(table: pa.Table, directory: str, rows_per_file: int = ROWS_PER_F
     """Write ``table`` as ``part-00000.parquet``, ``part-00001.parquet``, ... of at most
     ``rows_per_file`` rows into a local directory, with fixed settings (zstd, row groups of
     about 32 MiB of vectors), so the bytes depend only on the table. Returns the file names."""
-    dim = max(1, len(table.column("vector")[0]) if table.num_rows else 1)
+    dim = len(table.column("vector")[0]) if table.num_rows else 1
     group = max(1, _ROW_GROUP_BYTES // (4 * dim + 32))
     names = []
     for number, start in enumerate(range(0, max(table.num_rows, 1), rows_per_file)):

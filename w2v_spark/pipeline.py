@@ -73,7 +73,6 @@ from w2v_spark.schemas import (
     PAIRS_SCHEMA,
     RECOMMENDATIONS,
     SEQUENCES,
-    SUCCESS_MARKER,
     TOKENS,
     TOKENS_SCHEMA,
     USER_VECTORS,
@@ -388,7 +387,7 @@ def pairs_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
             frame.write.mode("errorifexists").partitionBy("shard").parquet(
                 paths.pairs_epoch(epoch)
             )
-    storage.write_text(spark, storage.join(paths.table(PAIRS), SUCCESS_MARKER), "")
+    storage.write_marker(spark, paths.table(PAIRS))
     counts = pair_counts(spark, paths)
     per_epoch = [sum(counts.get((e, s), 0) for s in range(shards))
                  for e in range(cfg.train.epochs)]

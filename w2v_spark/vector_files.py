@@ -44,6 +44,7 @@ from pyspark.sql.types import (
 
 from w2v_spark import storage
 from w2v_spark.errors import InputError, OutputError, SchemaError, VectorFormatError
+from w2v_spark.export import EMBEDDINGS_ARROW, vector_column
 from w2v_spark.formats import (
     UNICODE_ERRORS,
     VectorReader,
@@ -58,15 +59,6 @@ from w2v_spark.similarity import Embeddings
 
 __all__ = ["export_vectors", "import_vectors", "load_embeddings", "vectors_frame"]
 
-_EMBEDDINGS_ARROW = pa.schema(
-    [
-        pa.field("word", pa.string(), nullable=False),
-        pa.field("word_id", pa.int32(), nullable=False),
-        pa.field("count", pa.int64(), nullable=False),
-        pa.field("vector", pa.list_(pa.field("element", pa.float32(), nullable=False)),
-                 nullable=False),
-    ]
-)
 _CHUNK_SCHEMA = StructType([StructField("chunk", BinaryType(), False)])
 _ROWS_PER_BATCH = 8192
 
@@ -81,25 +73,22 @@ ERROR_ID = -1
 def _rows_batch(words: list[str], vectors: np.ndarray, start: int, total: int
                 ) -> pa.RecordBatch:
     """Embeddings rows ``start .. start + n - 1`` of a file of ``total`` vectors."""
-    n, dim = vectors.shape
-    ids = np.arange(start, start + n, dtype=np.int32)
-    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
-    offsets = pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32))
+    ids = np.arange(start, start + vectors.shape[0], dtype=np.int32)
     return pa.RecordBatch.from_arrays(
         [
             pa.array(words, pa.string()),
             pa.array(ids),
             pa.array(total - ids.astype(np.int64)),
-            pa.ListArray.from_arrays(offsets, flat).cast(_EMBEDDINGS_ARROW.field("vector").type),
+            vector_column(vectors),
         ],
-        schema=_EMBEDDINGS_ARROW,
+        schema=EMBEDDINGS_ARROW,
     )
 
 
 def _error_batch(message: str) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(
         [{"word": message, "word_id": ERROR_ID, "count": -1, "vector": []}],
-        schema=_EMBEDDINGS_ARROW,
+        schema=EMBEDDINGS_ARROW,
     )
 
 
