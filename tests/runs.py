@@ -3,6 +3,7 @@ line in a separate driver process, and bit-level comparisons of the tables."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -61,6 +62,24 @@ def cli_command(command: str, output: Path, *args: str, master: str = "local[2]"
              for item in ("--set", s)]
     return [sys.executable, "-m", "w2v_spark.cli", command, "--output", str(output),
             *args, *flags]
+
+
+#: spark-submit settings of a pipeline run on the 2-worker standalone test cluster.
+CLUSTER_SUBMIT_CONF = {
+    "spark.cores.max": "2",
+    "spark.executor.memory": "1g",
+    "spark.scheduler.minRegisteredResourcesRatio": "1.0",
+    "spark.pyspark.python": sys.executable,
+}
+
+
+def recorded_rounds(out: Path) -> int:
+    """Training rounds recorded in run.json so far (0 while it is missing or being replaced)."""
+    try:
+        return len(json.loads((out / "run.json").read_text(encoding="utf-8"))
+                   .get("train_rounds", []))
+    except (OSError, ValueError):
+        return 0
 
 
 def cli_env(**extra: str) -> dict[str, str]:

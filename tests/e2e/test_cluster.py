@@ -3,13 +3,13 @@ two workers on 127.0.0.1) with the package shipped by --py-files, then check its
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from tests.runs import CLUSTER_SUBMIT_CONF
 from w2v_spark.packaging import build_zip
 from w2v_spark.synthetic import planted_structure, write_corpus
 from w2v_spark.testing.cluster import standalone_cluster
@@ -37,12 +37,7 @@ def test_pipeline_on_standalone_cluster(tmp_path: Path) -> None:
                 "--set", "spark.conf.spark.sql.shuffle.partitions=4",
             ],
             py_files=[pyfiles],
-            conf={
-                "spark.cores.max": "2",
-                "spark.executor.memory": "1g",
-                "spark.scheduler.minRegisteredResourcesRatio": "1.0",
-                "spark.pyspark.python": sys.executable,
-            },
+            conf=CLUSTER_SUBMIT_CONF,
             timeout=900,
         )
         assert result.returncode == 0, result.stderr[-4000:] + cluster.logs()

@@ -4,17 +4,23 @@ also shows that a cluster and a local run agree)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.runs import RUN_SETTINGS, SPARK_SETTINGS, assert_same_run, run_config, write_corpus
+from tests.runs import (
+    CLUSTER_SUBMIT_CONF,
+    RUN_SETTINGS,
+    SPARK_SETTINGS,
+    assert_same_run,
+    recorded_rounds,
+    run_config,
+    write_corpus,
+)
 from w2v_spark.packaging import build_zip
 from w2v_spark.pipeline import run_pipeline
 from w2v_spark.testing.cluster import standalone_cluster
@@ -23,13 +29,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[2]
 
-
-def _recorded_rounds(out: Path) -> int:
-    try:
-        return len(json.loads((out / "run.json").read_text(encoding="utf-8"))
-                   .get("train_rounds", []))
-    except (OSError, ValueError):
-        return 0
 
 
 def test_worker_killed_mid_training_changes_nothing(spark, tmp_path: Path) -> None:
@@ -50,24 +49,19 @@ def test_worker_killed_mid_training_changes_nothing(spark, tmp_path: Path) -> No
             REPO / "jobs" / "w2v_job.py",
             args,
             py_files=[pyfiles],
-            conf={
-                "spark.cores.max": "2",
-                "spark.executor.memory": "1g",
-                "spark.scheduler.minRegisteredResourcesRatio": "1.0",
-                "spark.pyspark.python": sys.executable,
-            },
+            conf=CLUSTER_SUBMIT_CONF,
             timeout=900,
         )
         deadline = time.monotonic() + 600
-        while (_recorded_rounds(out) < 1 and not submitted.done()
+        while (recorded_rounds(out) < 1 and not submitted.done()
                and time.monotonic() < deadline):
             time.sleep(0.05)
-        assert _recorded_rounds(out) >= 1, "training did not start"
+        assert recorded_rounds(out) >= 1, "training did not start"
         # The second worker and the executor it launched (one process group).
         worker = cluster.pids[2]
         assert list((cluster.work_dir / "worker-1").glob("app-*/*/stderr")), "no executor"
         os.killpg(worker, signal.SIGKILL)
-        killed_after = _recorded_rounds(out)
+        killed_after = recorded_rounds(out)
         result = submitted.result()
         assert result.returncode == 0, result.stderr[-4000:] + cluster.logs()
 

@@ -27,6 +27,7 @@ from tests.runs import (
     cli_command,
     cli_env,
     embeddings_bits,
+    recorded_rounds,
     run_cli,
     run_config,
     table_bytes,
@@ -74,14 +75,6 @@ def _edit_manifest(out: Path, edit: Callable[[dict[str, Any]], None]) -> None:
     (out / ".run.json.crc").unlink(missing_ok=True)
 
 
-def _recorded_rounds(out: Path) -> int:
-    """Training rounds recorded in run.json so far (0 while it is missing or being replaced)."""
-    try:
-        return len(json.loads((out / "run.json").read_text(encoding="utf-8"))
-                   .get("train_rounds", []))
-    except (OSError, ValueError):
-        return 0
-
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
     """SIGKILL the driver, then whatever it started (its JVM) in its process group."""
@@ -100,10 +93,10 @@ def test_killed_driver_resumes_to_the_same_model(spark, corpus: Path, reference:
                                 text=True, start_new_session=True)
         try:
             deadline = time.monotonic() + 400
-            while (_recorded_rounds(out) < 2 and proc.poll() is None
+            while (recorded_rounds(out) < 2 and proc.poll() is None
                    and time.monotonic() < deadline):
                 time.sleep(0.05)
-            assert _recorded_rounds(out) >= 2, (
+            assert recorded_rounds(out) >= 2, (
                 (tmp_path / "first.log").read_text(encoding="utf-8")[-3000:])
         finally:
             # Round 2 (the end of epoch 1) is checkpointed and recorded: round 3 is starting.
