@@ -61,9 +61,8 @@ def pair_blocks(
     if block < 1:
         raise ValueError(f"block must be at least 1, got {block}")
     runs = np.flatnonzero(np.diff(shard)) + 1
-    bounds = [np.arange(a, b, block) for a, b in
-              zip(np.r_[0, runs], np.r_[runs, shard.size], strict=True)]
-    starts = np.concatenate(bounds) if bounds else np.empty(0, dtype=np.int64)
+    starts = np.concatenate([np.arange(a, b, block) for a, b in
+                             zip(np.r_[0, runs], np.r_[runs, shard.size], strict=True)])
     cuts = np.r_[starts, shard.size].astype(np.int64)
     rows = starts.size
     offsets = pa.py_buffer((cuts * 4).astype(np.int32))
