@@ -4,13 +4,15 @@ Spark MLlib's Word2Vec at the same partition counts.
     python -m benchmarks.partitions --quick                       # a small grid on a slice
     python -m benchmarks.partitions --partitions 1,2,4,8,16 --syncs 1,2,4,8   # many hours on text8
     python -m benchmarks.partitions --merges mean,average --lr-scale sqrt-p ...
+    python -m benchmarks.partitions --merges mean,average,mean/inv-sqrt-p ...  # per-merge scale
 
 Everything runs in one ``local[N]`` session. The corpus is tokenized and counted once; the pairs
 depend only on the number of shards ``P x R`` (and the epochs and seed), so they are generated
 once per distinct ``P x R`` and every configuration with that product trains on them. For each
 configuration the train and export stages run, and the embeddings are scored by
 :func:`benchmarks.evaluate.score`. ``--lr-scale`` multiplies ``alpha`` and ``min_alpha`` by a
-function of P (``p``, ``sqrt-p``, ``inv-p``, ``inv-sqrt-p``), on top of what ``merge`` does.
+function of P (``p``, ``sqrt-p``, ``inv-p``, ``inv-sqrt-p``), on top of what ``merge`` does;
+a ``--merges`` entry ``merge/scale`` sets the scaling for that entry alone.
 Results go to the ``partitions`` section of ``benchmarks/RESULTS.md`` (``partitions-quick`` for
 ``--quick``) and to a JSON file.
 """
@@ -64,7 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--partitions", default=None, help="num_partitions values (default 1,2,4,8,16)")
     p.add_argument("--syncs", default=None, help="syncs_per_epoch values (default 1,2,4,8)")
-    p.add_argument("--merges", default=None, help="merge modes to try (default: the config's)")
+    p.add_argument("--merges", default=None,
+                   help="merge modes to try, each optionally as merge/lr-scale "
+                        "(default: the config's)")
     p.add_argument("--lr-scale", choices=sorted(LR_SCALES), default="none",
                    help="multiply alpha and min_alpha by this function of num_partitions")
     p.add_argument("--set", action="append", default=[], dest="overrides",
@@ -95,6 +99,21 @@ def grid_config(base: list[str], p: int, r: int, merge: str, lr_scale: str, cfg0
     ])
 
 
+def variants(text: str, default_scale: str) -> list[tuple[str, str, str]]:
+    """(label, merge, lr_scale) of every comma-separated ``merge`` or ``merge/lr-scale``."""
+    out = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        merge, _, scale = entry.partition("/")
+        scale = scale or default_scale
+        if scale not in LR_SCALES:
+            raise SystemExit(f"unknown learning-rate scaling {scale!r} in --merges {entry!r}; "
+                             f"use one of {', '.join(sorted(LR_SCALES))}")
+        out.append((entry, merge, scale))
+    return out
+
+
 def run_grid(spark: Any, args: argparse.Namespace, corpus: str, run_dir: str, base: list[str],
              cfg0: Config) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Tokenize and count once, then pairs per P x R and train + export per cell."""
@@ -104,20 +123,21 @@ def run_grid(spark: Any, args: argparse.Namespace, corpus: str, run_dir: str, ba
         "tokenize": pipeline.tokenize_stage(spark, cfg0, corpus, run_dir, True)["seconds"],
         "vocab": pipeline.vocab_stage(spark, cfg0, run_dir, True)["seconds"],
     }
-    merges = [m.strip() for m in (args.merges or cfg0.train.merge).split(",") if m.strip()]
+    merges = variants(args.merges or cfg0.train.merge, args.lr_scale)
     cells = sorted((p * r, p, r) for p in args.partitions for r in args.syncs)
     rows: list[dict[str, Any]] = []
     for shards, group in groupby(cells, key=lambda c: c[0]):
         members = list(group)
-        cfg_s = grid_config(base, members[0][1], members[0][2], merges[0], "none", cfg0)
+        cfg_s = grid_config(base, members[0][1], members[0][2], merges[0][1], "none", cfg0)
         pairs = pipeline.pairs_stage(spark, cfg_s, run_dir, True)
         for _, p, r in members:
-            for merge in merges:
-                cfg = grid_config(base, p, r, merge, args.lr_scale, cfg0)
+            for label, merge, scale in merges:
+                cfg = grid_config(base, p, r, merge, scale, cfg0)
                 print(f"\n== num_partitions={p} syncs_per_epoch={r} merge={merge} "
                       f"alpha={cfg.train.alpha:g} ==", flush=True)
                 row = {"num_partitions": p, "syncs_per_epoch": r, "merge": merge,
-                       "alpha": cfg.train.alpha, "shards": shards, "pairs": pairs["pairs"]}
+                       "variant": label, "lr_scale": scale, "alpha": cfg.train.alpha,
+                       "shards": shards, "pairs": pairs["pairs"]}
                 began = time.perf_counter()
                 try:
                     train = pipeline.train_stage(spark, cfg, run_dir, True)

@@ -14,10 +14,15 @@ def _cell(q: dict[str, Any] | None, seconds: float) -> str:
             f"{seconds:,.0f} s")
 
 
-def pivot(data: dict[str, Any], merge: str) -> list[str]:
+def variant(row: dict[str, Any]) -> str:
+    """The ``--merges`` entry a row was trained with (``merge`` or ``merge/lr-scale``)."""
+    return str(row.get("variant", row["merge"]))
+
+
+def pivot(data: dict[str, Any], label: str) -> list[str]:
     """Rows num_partitions, columns syncs_per_epoch (and MLlib at the same P): analogy
-    accuracy · WS353 · training seconds."""
-    rows = [r for r in data["ours"] if r["merge"] == merge]
+    accuracy · WS353 · training seconds of one ``--merges`` entry."""
+    rows = [r for r in data["ours"] if variant(r) == label]
     parts = sorted({r["num_partitions"] for r in rows})
     syncs = sorted({r["syncs_per_epoch"] for r in rows})
     mllib = {m["num_partitions"]: m for m in data["mllib"]}
@@ -45,13 +50,13 @@ def detail(data: dict[str, Any]) -> list[str]:
         s, q = r["seconds"], r["quality"]
         if q is None:
             rows.append([
-                r["num_partitions"], r["syncs_per_epoch"], r["merge"], f"{r['alpha']:g}",
+                r["num_partitions"], r["syncs_per_epoch"], variant(r), f"{r['alpha']:g}",
                 f"{s['pairs']:,.0f}", f"{s['train']:,.0f}", f"{sum(s.values()):,.0f}", "—",
                 r["diverged"], "—", "—", "—",
             ])
             continue
         rows.append([
-            r["num_partitions"], r["syncs_per_epoch"], r["merge"], f"{r['alpha']:g}",
+            r["num_partitions"], r["syncs_per_epoch"], variant(r), f"{r['alpha']:g}",
             f"{s['pairs']:,.0f}", f"{s['train']:,.0f}", f"{sum(s.values()):,.0f}",
             f"{r['pairs_per_sec']:,.0f}", f"{r['final_loss']:.3f}",
             f"{100 * q['analogy_accuracy']:.1f}%", f"{q['ws353_spearman']:.3f}",
@@ -89,8 +94,10 @@ def markdown(data: dict[str, Any]) -> str:
         "training seconds (MLlib: fit seconds, same session).",
         "",
     ]
-    for merge in sorted({r["merge"] for r in data["ours"]}):
-        lines += [f"`merge = \"{merge}\"`:", "", *pivot(data, merge), ""]
+    for label in dict.fromkeys(variant(r) for r in data["ours"]):
+        merge, _, scale = label.partition("/")
+        title = f"`merge = \"{merge}\"`" + (f", learning rate x `{scale}`" if scale else "")
+        lines += [f"{title}:", "", *pivot(data, label), ""]
     lines += ["Every configuration (total = tokenize + vocab + pairs + train + export, as if "
               "run alone):", "", *detail(data), ""]
     lines += environment_lines(data)

@@ -233,3 +233,22 @@ def test_partitions_report_shows_diverged_cells() -> None:
     assert "diverged · 7 s" in grid
     rows = "\n".join(detail(data))
     assert "training diverged in epoch 2, round 1" in rows
+
+
+def test_partition_grid_variants_carry_their_own_scaling() -> None:
+    from benchmarks.partitions import variants
+    from benchmarks.partitions_report import pivot
+
+    assert variants("mean, average/sqrt-p,", "none") == [
+        ("mean", "mean", "none"), ("average/sqrt-p", "average", "sqrt-p"),
+    ]
+    with pytest.raises(SystemExit, match="unknown learning-rate scaling 'half'"):
+        variants("mean/half", "none")
+    quality = {"analogy_accuracy": 0.25, "ws353_spearman": 0.5, "men_spearman": 0.4}
+    row = {"num_partitions": 2, "syncs_per_epoch": 4, "merge": "mean", "alpha": 0.025,
+           "seconds": {"train": 10.0}, "quality": quality}
+    data = {"ours": [{**row, "variant": "mean"},
+                     {**row, "variant": "mean/inv-sqrt-p", "seconds": {"train": 20.0}}],
+            "mllib": []}
+    assert "25.0% · 0.500 · 20 s" in "\n".join(pivot(data, "mean/inv-sqrt-p"))
+    assert "20 s" not in "\n".join(pivot(data, "mean"))
