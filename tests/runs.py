@@ -139,7 +139,8 @@ def pairs_by_shard(output: Path) -> dict[str, np.ndarray]:
 
 def assert_same_run(first: Path, second: Path) -> None:
     """The pairs and embeddings of two runs are identical: every value bit for bit, the row
-    order, and every file of the embeddings table, names and bytes."""
+    order, and every file of the embeddings table and of the last checkpoint, names and
+    bytes."""
     pairs_1, pairs_2 = pairs_by_shard(first), pairs_by_shard(second)
     assert pairs_1.keys() == pairs_2.keys()
     for key, rows in pairs_1.items():
@@ -150,3 +151,5 @@ def assert_same_run(first: Path, second: Path) -> None:
     np.testing.assert_array_equal(counts_1, counts_2)
     np.testing.assert_array_equal(bits_1, bits_2)
     assert table_bytes(first / "embeddings") == table_bytes(second / "embeddings")
+    last = max((first / "model").glob("round=*"))
+    assert table_bytes(last) == table_bytes(second / "model" / last.name)

@@ -66,19 +66,21 @@ def vector_column(vectors: np.ndarray) -> pa.Array:
     return pa.ListArray.from_arrays(offsets, flat).cast(EMBEDDINGS_ARROW.field("vector").type)
 
 
-def write_files(table: pa.Table, directory: str, rows_per_file: int = ROWS_PER_FILE
-                ) -> list[str]:
+def write_files(table: pa.Table, directory: str, rows_per_file: int = ROWS_PER_FILE,
+                row_group_rows: int | None = None) -> list[str]:
     """Write ``table`` as ``part-00000.parquet``, ``part-00001.parquet``, ... of at most
     ``rows_per_file`` rows into a local directory, with fixed settings (zstd, row groups of
-    about 32 MiB of vectors), so the bytes depend only on the table. Returns the file names."""
-    dim = len(table.column("vector")[0]) if table.num_rows else 1
-    group = max(1, _ROW_GROUP_BYTES // (4 * dim + 32))
+    ``row_group_rows``, by default about 32 MiB of the ``vector`` column), so the bytes depend
+    only on the table. Returns the file names."""
+    if row_group_rows is None:
+        dim = len(table.column("vector")[0]) if table.num_rows else 1
+        row_group_rows = max(1, _ROW_GROUP_BYTES // (4 * dim + 32))
     names = []
     for number, start in enumerate(range(0, max(table.num_rows, 1), rows_per_file)):
         name = f"part-{number:05d}.parquet"
         pq.write_table(
             table.slice(start, rows_per_file), os.path.join(directory, name),
-            row_group_size=group, compression="zstd", use_dictionary=False,
+            row_group_size=row_group_rows, compression="zstd", use_dictionary=False,
             write_statistics=True,
         )
         names.append(name)
@@ -86,10 +88,11 @@ def write_files(table: pa.Table, directory: str, rows_per_file: int = ROWS_PER_F
 
 
 def publish_table(spark: SparkSession, table: pa.Table, path: str,
-                  rows_per_file: int = ROWS_PER_FILE) -> None:
-    """Write ``table`` as a Parquet table at ``path`` (any file system Spark can write), its
-    completion marker last. ``path`` must not exist."""
+                  rows_per_file: int = ROWS_PER_FILE, row_group_rows: int | None = None
+                  ) -> None:
+    """Write ``table`` as a Parquet table at ``path`` (any file system Spark can write) with
+    :func:`write_files`, its completion marker last. ``path`` must not exist."""
     with tempfile.TemporaryDirectory(prefix="w2v_spark-export-") as local:
-        names = write_files(table, local, rows_per_file)
+        names = write_files(table, local, rows_per_file, row_group_rows)
         storage.copy_local_files(spark, local, names, path)
     storage.write_marker(spark, path)

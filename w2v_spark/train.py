@@ -37,6 +37,17 @@ _BLOCK_BYTES = 32 << 20
 #: Most pair blocks (of up to 2 MiB each) in one Arrow batch sent to a training task.
 _TRAIN_ARROW_ROWS = 8
 
+#: :data:`w2v_spark.schemas.MODEL_SCHEMA` in Arrow, as the driver writes checkpoints.
+MODEL_ARROW = pa.schema(
+    [
+        pa.field("start", pa.int32(), nullable=False),
+        pa.field("rows", pa.int32(), nullable=False),
+        pa.field("dim", pa.int32(), nullable=False),
+        pa.field("input", pa.binary(), nullable=False),
+        pa.field("output", pa.binary(), nullable=False),
+    ]
+)
+
 _TOUCHED_ARROW = pa.schema(
     [
         pa.field("partition", pa.int32(), nullable=False),
@@ -295,21 +306,28 @@ def run_round(
     )
 
 
-def model_frame(spark: SparkSession, model: Model) -> DataFrame:
-    """The model as a checkpoint DataFrame (:data:`MODEL_SCHEMA`): raw float32 row blocks."""
+def model_arrow(model: Model) -> pa.Table:
+    """The model as a checkpoint table (:data:`MODEL_ARROW`): one row per block of up to
+    :data:`_BLOCK_BYTES` of each matrix, ``start`` the first word id, ``rows`` the block's
+    height, ``input`` and ``output`` its raw little-endian float32 rows."""
     vocab_size, dim = model.w_in.shape
     per_block = max(1, _BLOCK_BYTES // (4 * dim))
-    rows = [
-        (
-            start,
-            min(per_block, vocab_size - start),
-            dim,
-            bytearray(model.w_in[start : start + per_block].tobytes()),
-            bytearray(model.w_out[start : start + per_block].tobytes()),
-        )
-        for start in range(0, vocab_size, per_block)
-    ]
-    return spark.createDataFrame(rows, MODEL_SCHEMA)
+    starts = list(range(0, vocab_size, per_block))
+    return pa.Table.from_arrays(
+        [
+            pa.array(starts, pa.int32()),
+            pa.array([min(per_block, vocab_size - s) for s in starts], pa.int32()),
+            pa.array([dim] * len(starts), pa.int32()),
+            pa.array([model.w_in[s : s + per_block].tobytes() for s in starts], pa.binary()),
+            pa.array([model.w_out[s : s + per_block].tobytes() for s in starts], pa.binary()),
+        ],
+        schema=MODEL_ARROW,
+    )
+
+
+def model_frame(spark: SparkSession, model: Model) -> DataFrame:
+    """The model as a checkpoint DataFrame (:data:`MODEL_SCHEMA`), from :func:`model_arrow`."""
+    return spark.createDataFrame(model_arrow(model), MODEL_SCHEMA)
 
 
 def model_from_frame(frame: DataFrame) -> Model:
