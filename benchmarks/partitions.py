@@ -76,6 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-mllib", action="store_true", help="skip MLlib")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--section", default=None,
+                   help="RESULTS.md section to write (default partitions, or partitions-quick)")
     p.add_argument("--workdir", type=Path, default=None,
                    help="keep the tables in this directory (default: a temporary one)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -201,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         "lr_scale": args.lr_scale, "hyperparameters": hyperparameters(cfg0),
         "shared_seconds": shared, "ours": rows, "mllib": mllib,
     }
-    section = "partitions-quick" if args.quick else "partitions"
+    section = args.section or ("partitions-quick" if args.quick else "partitions")
     publish(section, data, markdown(data), args.json, not args.no_write)
 
 

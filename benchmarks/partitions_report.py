@@ -81,7 +81,7 @@ def markdown(data: dict[str, Any]) -> str:
     h = data["hyperparameters"]
     limit = data["corpus_tokens_limit"]
     corpus = f"`{data['corpus']}`" + (f", first {limit:,} tokens" if limit else "")
-    lines = ["## Partitions and sync rounds", ""]
+    lines = ["## Partitions and sync rounds" + ("" if limit else ", whole corpus"), ""]
     if data["quick"]:
         lines += ["**Quick slice (`--quick`): a smoke run of the grid on a small part of the "
                   "corpus; its figures say nothing about text8 quality.**", ""]
