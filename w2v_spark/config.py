@@ -153,6 +153,11 @@ class PairsConfig:
         )
 
 
+#: Highest task learning rate at which the minibatch kernel trained text8 stably
+#: (benchmarks/RESULTS.md, "Partitions and sync rounds"): 0.07 held, 0.1 diverged.
+STABLE_TASK_ALPHA = 0.075
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """SGNS training.
@@ -219,6 +224,20 @@ class TrainConfig:
     def task_lr_scale(self) -> float:
         """Factor on the learning rate inside a training task (``num_partitions`` for mean)."""
         return float(self.num_partitions) if self.merge == "mean" else 1.0
+
+    def stability_warning(self) -> str | None:
+        """Why these settings are likely to diverge, or None: a task learning rate
+        (``alpha`` x :attr:`task_lr_scale`) above :data:`STABLE_TASK_ALPHA`."""
+        task_alpha = self.alpha * self.task_lr_scale
+        if task_alpha <= STABLE_TASK_ALPHA:
+            return None
+        return (
+            f"a training task starts at learning rate {task_alpha:g} (alpha={self.alpha:g} x "
+            f"num_partitions={self.num_partitions} with merge = \"{self.merge}\"); above "
+            f"{STABLE_TASK_ALPHA:g} training diverged in our measurements. Lower train.alpha "
+            f"to {STABLE_TASK_ALPHA / self.task_lr_scale:.3g}, use fewer partitions, or "
+            "merge = \"average\" (stable, but frequent words learn more slowly)"
+        )
 
     @property
     def num_shards(self) -> int:

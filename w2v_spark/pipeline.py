@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -519,6 +520,8 @@ def train_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
             "(--overwrite)"
         )
     _check_memory(spark, len(vocab), cfg)
+    if (warning := tcfg.stability_warning()) is not None:
+        print(f"[train] warning: {warning}", file=sys.stderr, flush=True)
     point = _resume_point(spark, paths, len(vocab), cfg) if resume else None
     _prepare_table(spark, paths.table(METRICS), overwrite or resume)
     if point is None:

@@ -360,7 +360,9 @@ def test_train_stage_refuses_pairs_of_fewer_epochs(spark, run_a, tmp_path: Path)
         train_stage(spark, _config(f"train.epochs={EPOCHS + 1}"), str(out), overwrite=True)
 
 
-def test_diverging_training_stops_with_advice(spark, run_a, tmp_path: Path) -> None:
+def test_diverging_training_stops_with_advice(
+    spark, run_a, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "copy"
     shutil.copytree(run_a[0], out)
     with pytest.raises(TrainingDivergedError,
@@ -370,6 +372,10 @@ def test_diverging_training_stops_with_advice(spark, run_a, tmp_path: Path) -> N
                     overwrite=True)
     assert not (out / "model" / "round=00001").exists()
     assert "train" not in json.loads((out / "run.json").read_text(encoding="utf-8"))["stages"]
+    # It was warned about before the first round.
+    assert "[train] warning: a training task starts at learning rate 1000" in (
+        capsys.readouterr().err
+    )
 
 
 # ---------------------------------------------------------------------------------------------

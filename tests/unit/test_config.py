@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from w2v_spark.config import (
+    STABLE_TASK_ALPHA,
     Config,
     PairsConfig,
     TrainConfig,
@@ -245,3 +246,19 @@ def test_items_conf_reads_events_with_a_bounded_window() -> None:
     assert cfg.pairs.window >= 1
     assert not Config().input.is_items
     assert load_config(overrides=["pairs.window=0"]).pairs.window == 0
+
+
+def test_stability_warning_names_the_task_learning_rate() -> None:
+    assert TrainConfig().stability_warning() is None  # 2 x 0.025
+    assert TrainConfig(num_partitions=8, merge="average").stability_warning() is None
+    message = TrainConfig(num_partitions=8).stability_warning()
+    assert message is not None
+    assert message.startswith("a training task starts at learning rate 0.2 (alpha=0.025 x "
+                              'num_partitions=8 with merge = "mean")')
+    assert f"Lower train.alpha to {STABLE_TASK_ALPHA / 8:.3g}" in message
+    assert TrainConfig(num_partitions=8, alpha=STABLE_TASK_ALPHA / 8).stability_warning() is None
+
+
+@pytest.mark.parametrize("name", ["default.toml", "local.toml", "cluster.toml", "items.toml"])
+def test_shipped_configs_train_at_a_stable_task_learning_rate(name: str) -> None:
+    assert load_config([CONF_DIR / name], []).train.stability_warning() is None
