@@ -264,7 +264,7 @@ def test_a_model_too_large_is_refused_before_training(spark, reference: Path,
     shutil.copytree(reference, out)
     before = _snapshot(out)
     words = pq.read_table(reference / "vocab").num_rows
-    # (8 + 8 * 2) * V * d bytes in the driver JVM: far over the test session's 2g.
+    # (8 + 40 * 2) * V * d bytes in the local driver JVM: far over the test session's 2g.
     cfg = run_config("train.vector_size=2000000")
     with pytest.raises(ModelTooLargeError) as info:
         train_stage(spark, cfg, str(out), overwrite=True)

@@ -32,6 +32,7 @@ def test_estimate_formulas() -> None:
     assert est.driver_python == 76 * vd
     assert est.collected == 32 * vd
     assert est.executor_jvm == 8 * vd
+    assert estimate(1000, 100, 4, local=True).driver_jvm == (8 + 160) * vd
 
 
 def test_text8_sized_model_fits_the_defaults() -> None:
@@ -54,9 +55,23 @@ def test_collected_rows_over_max_result_size() -> None:
 def test_driver_heap() -> None:
     # (8 + 8 * 2) * 2e5 * 300 bytes = 1.34 GiB > 1 GiB - 300 MiB reserved
     with pytest.raises(ModelTooLargeError,
-                       match=r"1\.34 GiB .*spark\.driver\.memory allows 0\.71 GiB"):
+                       match=r"1\.34 GiB for \(8 \+ 8·P\)·V·d bytes in the driver JVM.*"
+                             r"spark\.driver\.memory allows 0\.71 GiB"):
         check_model_fits(200_000, 300, 2, {"spark.driver.memory": "1g",
-                                           "spark.driver.maxResultSize": "0"}, local=True)
+                                           "spark.driver.maxResultSize": "0",
+                                           "spark.executor.memory": "64g"}, local=False)
+
+
+def test_driver_heap_in_local_mode_as_measured() -> None:
+    """V = 1,000,000, d = 50, P = 2 ran out of heap with a 4g driver and finished with 6g
+    (benchmarks/RESULTS.md, "Memory"): refused at 4g, accepted at 6g."""
+    settings = {"spark.driver.maxResultSize": "0"}
+    with pytest.raises(ModelTooLargeError,
+                       match=r"4\.10 GiB for \(8 \+ 40·P\)·V·d bytes in the driver JVM, which "
+                             r"in local mode also runs the tasks.*allows 3\.71 GiB"):
+        check_model_fits(1_000_000, 50, 2, {**settings, "spark.driver.memory": "4g"},
+                         local=True)
+    check_model_fits(1_000_000, 50, 2, {**settings, "spark.driver.memory": "6g"}, local=True)
 
 
 def test_executor_memory_on_a_cluster_only() -> None:
