@@ -88,9 +88,9 @@ from w2v_spark.train import (
     RoundInfo,
     RoundResult,
     input_vectors_from_frame,
-    model_arrow,
     model_from_frame,
     run_round,
+    write_checkpoint,
 )
 from w2v_spark.vocab import check_vocab, count_vocab
 
@@ -147,12 +147,6 @@ def _prepare_table(spark: SparkSession, path: str, overwrite: bool) -> None:
 
 def _write(df: DataFrame, path: str) -> None:
     df.write.mode("errorifexists").parquet(path)
-
-
-def _write_checkpoint(spark: SparkSession, model: Model, path: str) -> None:
-    """The model as a checkpoint table, written by the driver (which holds it) with pyarrow:
-    no Spark job, and the same model gives the same files."""
-    publish_table(spark, model_arrow(model), path, row_group_rows=1)
 
 
 def _read_manifest(spark: SparkSession, paths: RunPaths) -> dict[str, Any]:
@@ -528,7 +522,7 @@ def train_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
         _prepare_table(spark, paths.table(MODEL), overwrite or resume)
         start, earlier = 0, list[RoundResult]()
         model = Model.initial(len(vocab), tcfg.vector_size, tcfg.seed)
-        _write_checkpoint(spark, model, paths.checkpoint(0))
+        write_checkpoint(spark, model, paths.checkpoint(0))
         _record_round(spark, paths, 0, None)
     else:
         start, model, earlier = point
@@ -588,7 +582,7 @@ def _train_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab: Voca
             else:
                 result = RoundResult(epoch, rnd, 0, 0.0, 0.0, 0.0)
             _check_diverged(result, model, tcfg)
-            _write_checkpoint(spark, model, paths.checkpoint(global_round))
+            write_checkpoint(spark, model, paths.checkpoint(global_round))
             _record_round(spark, paths, global_round, result)
             _prune_checkpoints(spark, paths, tcfg.keep_checkpoints)
             results.append(result)

@@ -26,9 +26,10 @@ from w2v_spark.config import TrainConfig
 from w2v_spark.core.averaging import TouchedRows, merge_touched
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.training import LearningRate, SliceTrainer
+from w2v_spark.export import publish_table
 from w2v_spark.faults import with_faults
 from w2v_spark.pairs import block_ids
-from w2v_spark.schemas import MODEL_SCHEMA, TOUCHED_SCHEMA
+from w2v_spark.schemas import TOUCHED_SCHEMA
 from w2v_spark.session import sql_conf
 
 #: Largest binary value a task or checkpoint row carries (bytes).
@@ -325,9 +326,11 @@ def model_arrow(model: Model) -> pa.Table:
     )
 
 
-def model_frame(spark: SparkSession, model: Model) -> DataFrame:
-    """The model as a checkpoint DataFrame (:data:`MODEL_SCHEMA`), from :func:`model_arrow`."""
-    return spark.createDataFrame(model_arrow(model), MODEL_SCHEMA)
+def write_checkpoint(spark: SparkSession, model: Model, path: str) -> None:
+    """Write the model as a checkpoint table at ``path`` from the driver, which holds it, with
+    pyarrow (:func:`w2v_spark.export.publish_table`): no Spark job, and the same model gives the
+    same files. Spark reads it back with :data:`MODEL_SCHEMA`."""
+    publish_table(spark, model_arrow(model), path, row_group_rows=1)
 
 
 def model_from_frame(frame: DataFrame) -> Model:

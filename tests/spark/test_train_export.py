@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import DataFrame
 from pyspark.sql.types import ArrayType, FloatType, IntegerType, LongType, StringType
 
 import w2v_spark.train as train_module
@@ -19,7 +20,7 @@ from w2v_spark.errors import SchemaError
 from w2v_spark.export import embeddings_arrow, publish_table
 from w2v_spark.pairs import pair_blocks
 from w2v_spark.schemas import EMBEDDINGS_SCHEMA
-from w2v_spark.train import Model, RoundInfo, model_frame, model_from_frame, run_round
+from w2v_spark.train import Model, RoundInfo, model_from_frame, run_round, write_checkpoint
 
 pytestmark = pytest.mark.spark
 
@@ -54,27 +55,31 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     yield 3
 
 
+def _checkpoint(spark, model: Model, path: Path) -> DataFrame:
+    write_checkpoint(spark, model, str(path))
+    assert (path / "_SUCCESS").is_file()
+    return spark.read.parquet(str(path))
+
+
 def test_model_round_trip_one_block(spark, tmp_path: Path) -> None:
     model = _model(7, 5, seed=1)
-    frame = model_frame(spark, model)
+    frame = _checkpoint(spark, model, tmp_path / "ckpt")
     assert frame.count() == 1
     _assert_same_model(model_from_frame(frame), model)
-    frame.write.parquet(str(tmp_path / "ckpt"))
-    _assert_same_model(model_from_frame(spark.read.parquet(str(tmp_path / "ckpt"))), model)
 
 
 def test_model_round_trip_several_blocks(spark, tmp_path: Path, small_blocks: int) -> None:
     model = _model(10, 5, seed=2)
-    frame = model_frame(spark, model)
+    frame = _checkpoint(spark, model, tmp_path / "ckpt")
     blocks = sorted((r["start"], r["rows"], r["dim"]) for r in frame.collect())
     assert blocks == [(0, 3, 5), (3, 3, 5), (6, 3, 5), (9, 1, 5)]
     _assert_same_model(model_from_frame(frame), model)
-    frame.repartition(3).write.parquet(str(tmp_path / "ckpt"))
-    _assert_same_model(model_from_frame(spark.read.parquet(str(tmp_path / "ckpt"))), model)
+    _assert_same_model(model_from_frame(frame.repartition(3)), model)
 
 
-def test_model_from_frame_refuses_a_missing_block(spark, small_blocks: int) -> None:
-    frame = model_frame(spark, _model(10, 5, seed=3))
+def test_model_from_frame_refuses_a_missing_block(spark, tmp_path: Path, small_blocks: int
+                                                  ) -> None:
+    frame = _checkpoint(spark, _model(10, 5, seed=3), tmp_path / "ckpt")
     with pytest.raises(ValueError, match="do not cover"):
         model_from_frame(frame.where("start != 3"))
 
