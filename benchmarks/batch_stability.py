@@ -2,13 +2,14 @@
 real pairs table.
 
     .venv/bin/python -m benchmarks.batch_stability --run /tmp/t8/run [--lr 0.05] \
-        [--variants 128:0 256:32 256:64] [--seeds 2 3]
+        [--variants 128:0 256:32 256:64:1000000] [--seeds 2 3]
 
 Trains one task, as a Spark training task would, on shard 0 of epoch 0 of a finished run's pairs
-with a fixed learning rate, once per ``batch_size:shared_negatives`` variant and negative-draw
-seed, and prints after every million pairs the held-out loss (200,000 pairs spread over the same
-shard, 5 negatives of their own) and the largest output weight; at the end of each, the
-training seconds and pairs per second (the held-out evaluations left out).
+with a fixed learning rate, once per ``batch_size:shared_negatives[:shuffle_window]`` variant
+and negative-draw seed, and prints after every million pairs the held-out loss (200,000 pairs
+spread over the same shard, 5 negatives of their own) and the largest output weight; at the end
+of each, the training seconds and pairs per second (the held-out evaluations left out). The
+shuffle window, if given, shuffles within each million pairs.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True, help="output directory of a run")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--variants", nargs="+", default=["1024:0", "128:0"],
-                        help="batch_size:shared_negatives pairs")
+                        help="batch_size:shared_negatives[:shuffle_window] (window 0 = in order)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[2],
                         help="seeds of the negative draws")
     parser.add_argument("--dim", type=int, default=100)
@@ -47,19 +48,19 @@ def main() -> None:
     held_neg = sampler.sample(np.random.default_rng(9), (held_c.size, 5))
     print(f"{centers.size:,} pairs; lr {args.lr}")
     for variant in args.variants:
-        batch, shared = (int(x) for x in variant.split(":"))
+        batch, shared, shuffle = (int(x) for x in (*variant.split(":"), "0")[:3])
         for seed in args.seeds:
             rng = np.random.default_rng(1)
             w_in = (rng.random((counts.size, args.dim), dtype=np.float32) - 0.5) / args.dim
             w_out = np.zeros_like(w_in)
             trainer = SliceTrainer(w_in, w_out, sampler, np.random.default_rng(seed),
                                    LearningRate(args.lr, args.lr, 1), 5, batch, 0.0, 0.0,
-                                   shared_negatives=shared)
+                                   shared_negatives=shared, shuffle_window=shuffle)
             seconds = 0.0
             for start in range(0, centers.size, 1_000_000):
                 stop = start + 1_000_000
                 began = time.perf_counter()
-                trainer.train(contexts[start:stop], centers[start:stop])
+                trainer.train_all([(contexts[start:stop], centers[start:stop])])
                 seconds += time.perf_counter() - began
                 loss = sgns_loss(w_in, w_out, held_o, held_c, held_neg) / held_c.size
                 print(f"{variant} seed {seed}: {min(stop, centers.size):>9,} pairs  held-out "

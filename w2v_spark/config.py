@@ -167,7 +167,9 @@ class TrainConfig:
     (``merge``: ``mean`` change over all partitions, each partition training at
     ``num_partitions`` times the learning rate; ``sum`` of the changes; or ``average`` of the
     touched rows). With ``shared_negatives = K > 0`` the pairs of a minibatch share K negative
-    draws, each weighted ``negative / K``; 0 draws ``negative`` per pair.
+    draws, each weighted ``negative / K``; 0 draws ``negative`` per pair. A task trains its
+    pairs in a random order within consecutive windows of ``shuffle_window`` pairs (0 = in the
+    order they were formed, sentence by sentence).
     """
 
     vector_size: int = 100
@@ -181,6 +183,7 @@ class TrainConfig:
     syncs_per_epoch: int = 4
     batch_size: int = 256
     shared_negatives: int = 64
+    shuffle_window: int = 1_000_000
     merge: str = "mean"
     keep_checkpoints: int = 0
 
@@ -210,6 +213,10 @@ class TrainConfig:
         _check(
             self.shared_negatives >= 0, "train", "shared_negatives",
             "must be >= 0 (0 = negative draws per pair)", self.shared_negatives,
+        )
+        _check(
+            self.shuffle_window >= 0, "train", "shuffle_window",
+            "must be >= 0 (0 = pairs in the order they were formed)", self.shuffle_window,
         )
         _check(
             self.merge in MERGE_MODES, "train", "merge",

@@ -163,6 +163,7 @@ def _train_slice(
         negative=cfg.negative,
         batch_size=cfg.batch_size,
         shared_negatives=cfg.shared_negatives,
+        shuffle_window=cfg.shuffle_window,
         progress_start=float(info.progress_start),
         progress_scale=info.round_pairs / max(info.slice_pairs[partition], 1),
     )

@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
+from w2v_spark.core import training
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.sgns import sgns_step
 from w2v_spark.core.training import LearningRate, SliceTrainer
@@ -48,10 +49,12 @@ def _trainer(
     progress_start: float = 0.0,
     progress_scale: float = 1.0,
     total_pairs: int = 1000,
+    shuffle_window: int = 0,
+    cls: type[SliceTrainer] = SliceTrainer,
 ) -> SliceTrainer:
     rng = np.random.default_rng(123)
     counts = rng.integers(1, 100, size=VOCAB).astype(np.float64)
-    return SliceTrainer(
+    return cls(
         w_in=rng.normal(0.0, 0.1, size=(VOCAB, DIM)).astype(np.float32),
         w_out=rng.normal(0.0, 0.1, size=(VOCAB, DIM)).astype(np.float32),
         sampler=NegativeSampler(counts, 0.75),
@@ -61,6 +64,7 @@ def _trainer(
         batch_size=batch_size,
         progress_start=progress_start,
         progress_scale=progress_scale,
+        shuffle_window=shuffle_window,
     )
 
 
@@ -89,6 +93,61 @@ def test_train_all_equals_train_on_concatenation() -> None:
     )
     np.testing.assert_array_equal(whole.w_in, batched.w_in)
     np.testing.assert_array_equal(whole.w_out, batched.w_out)
+
+
+def _cut(centers: np.ndarray, contexts: np.ndarray, cuts: list[int]
+         ) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(centers[a:b], contexts[a:b]) for a, b in itertools.pairwise(cuts)]
+
+
+class _Recorder(SliceTrainer):
+    """Keeps the (centers, contexts) of every call to ``train`` instead of training."""
+
+    def train(self, centers: np.ndarray, contexts: np.ndarray) -> None:
+        self.__dict__.setdefault("calls", []).append((centers.copy(), contexts.copy()))
+
+
+def test_shuffled_training_does_not_depend_on_how_the_stream_is_cut() -> None:
+    centers, contexts = _pairs(12, 250)
+    whole, cut = _trainer(3, shuffle_window=40), _trainer(3, shuffle_window=40)
+    whole.train_all([(centers, contexts)])
+    cut.train_all(_cut(centers, contexts, [0, 7, 7, 61, 130, 131, 250]))
+    np.testing.assert_array_equal(whole.w_in, cut.w_in)
+    np.testing.assert_array_equal(whole.w_out, cut.w_out)
+    assert whole.loss_sum == cut.loss_sum and whole.pairs_done == cut.pairs_done == 250
+
+    ordered = _trainer(3)
+    ordered.train_all([(centers, contexts)])
+    assert not np.array_equal(whole.w_in, ordered.w_in)
+
+
+def test_shuffling_permutes_within_windows_of_whole_minibatches() -> None:
+    n = 250  # a window of 40 pairs is rounded up to 48, three minibatches of 16
+    contexts = np.arange(n, dtype=np.int32)  # pair i is identified by its context
+    centers = contexts % VOCAB
+    trainer = _trainer(4, batch_size=16, shuffle_window=40, cls=_Recorder)
+    trainer.train_all(_cut(centers, contexts, [0, 30, 200, 250]))
+    calls = trainer.__dict__["calls"]
+    assert [o.size for _, o in calls] == [48] * 5 + [10]
+
+    rng = np.random.default_rng(4)  # the trainer's rng, which drew only the permutations
+    for (c, o), start in zip(calls, range(0, n, 48), strict=True):
+        expected = start + rng.permutation(min(48, n - start))
+        np.testing.assert_array_equal(o, expected)
+        np.testing.assert_array_equal(c, expected % VOCAB)
+    assert all(not np.array_equal(o, np.sort(o)) for _, o in calls)
+
+
+def test_unshuffled_chunks_are_whole_minibatches_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(training, "_UNSHUFFLED_CHUNK", 50)  # rounded up to 96 pairs
+    contexts = np.arange(200, dtype=np.int32)
+    trainer = _trainer(4, batch_size=48, cls=_Recorder)
+    trainer.train_all(_cut(contexts % VOCAB, contexts, [0, 5, 60, 100, 200]))
+    calls = trainer.__dict__["calls"]
+    assert [o.size for _, o in calls] == [96, 96, 8]
+    np.testing.assert_array_equal(np.concatenate([o for _, o in calls]), contexts)
 
 
 def test_touched_rows_are_exactly_the_words_used() -> None:

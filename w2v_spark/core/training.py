@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +37,10 @@ class SliceTrainer:
     With ``shared_negatives = K > 0`` the pairs of a minibatch share K negatives, each weighted
     ``negative / K`` (:func:`sgns_step_shared`); with 0 every pair draws ``negative`` of its own.
 
+    With ``shuffle_window = W > 0``, :meth:`train_all` cuts the stream into consecutive windows
+    of W pairs (rounded up to whole minibatches) and trains each window's pairs in an order
+    drawn from ``rng``, so that the pairs of one sentence or basket do not share a minibatch.
+
     Attributes:
         w_in, w_out: (V, d) float32 local parameters, updated in place.
         touched_in, touched_out: (V,) bool, rows this slice changed.
@@ -52,6 +56,7 @@ class SliceTrainer:
     progress_start: float
     progress_scale: float
     shared_negatives: int = 0
+    shuffle_window: int = 0
     pairs_done: int = 0
     loss_sum: float = 0.0
     last_lr: float = 0.0
@@ -88,20 +93,48 @@ class SliceTrainer:
             self.last_lr = lr
 
     def train_all(self, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
-        """Train on every (centers, contexts) pair of an iterable of arrays, in order.
+        """Train on every (centers, contexts) pair of an iterable of arrays.
 
-        Minibatches run across the boundaries of the arrays, so the result is that of
-        :meth:`train` on their concatenation however the stream is cut (the Arrow batches of a
-        Spark task, for instance).
+        The stream is regrouped into consecutive chunks of a fixed size (a multiple of
+        ``batch_size``; the window when shuffling), so the result does not depend on how the
+        stream is cut (the Arrow batches of a Spark task, for instance): without shuffling it
+        is that of :meth:`train` on the concatenation.
         """
-        carry_c = carry_o = np.empty(0, dtype=np.int32)
-        for centers, contexts in batches:
-            if carry_c.size:
-                centers = np.concatenate([carry_c, centers])
-                contexts = np.concatenate([carry_o, contexts])
-            full = centers.shape[0] - centers.shape[0] % self.batch_size
-            if full:
-                self.train(centers[:full], contexts[:full])
-            carry_c, carry_o = centers[full:], contexts[full:]
-        if carry_c.size:
-            self.train(carry_c, carry_o)
+        for centers, contexts in _fixed_chunks(batches, self._chunk_pairs()):
+            if self.shuffle_window:
+                order = self.rng.permutation(centers.shape[0])
+                centers, contexts = centers[order], contexts[order]
+            self.train(centers, contexts)
+
+    def _chunk_pairs(self) -> int:
+        """Pairs per chunk of :meth:`train_all`: the shuffle window, or about 1M pairs,
+        rounded up to whole minibatches."""
+        wanted = self.shuffle_window or _UNSHUFFLED_CHUNK
+        return -(-wanted // self.batch_size) * self.batch_size
+
+
+#: Pairs per chunk when the stream is trained in order (any multiple of the batch size
+#: gives the same result; this bounds the memory of the regrouping).
+_UNSHUFFLED_CHUNK = 1 << 20
+
+
+def _fixed_chunks(
+    batches: Iterable[tuple[np.ndarray, np.ndarray]], size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The pairs of ``batches`` regrouped into consecutive (size,) arrays, the last shorter."""
+    pending_c: list[np.ndarray] = []
+    pending_o: list[np.ndarray] = []
+    held = 0
+    for centers, contexts in batches:
+        pending_c.append(centers)
+        pending_o.append(contexts)
+        held += centers.shape[0]
+        if held < size:
+            continue
+        all_c, all_o = np.concatenate(pending_c), np.concatenate(pending_o)
+        full = held - held % size
+        for start in range(0, full, size):
+            yield all_c[start : start + size], all_o[start : start + size]
+        pending_c, pending_o, held = [all_c[full:]], [all_o[full:]], held - full
+    if held:
+        yield np.concatenate(pending_c), np.concatenate(pending_o)
