@@ -32,9 +32,6 @@ def test_pipeline_on_standalone_cluster(tmp_path: Path) -> None:
                 "--config", str(REPO / "conf" / "cluster.toml"),
                 "--set", "train.num_partitions=2",
                 "--set", "train.syncs_per_epoch=2",
-                # cluster.toml lowers alpha for its 8 partitions; 2 train at the default.
-                "--set", "train.alpha=0.025",
-                "--set", "train.min_alpha=0.0001",
                 "--set", "train.epochs=3",
                 "--set", "train.vector_size=32",
                 "--set", "spark.conf.spark.sql.shuffle.partitions=4",

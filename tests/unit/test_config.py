@@ -10,6 +10,7 @@ import pytest
 
 from w2v_spark.config import (
     STABLE_TASK_ALPHA,
+    STABLE_TASK_ALPHA_IN_ORDER,
     Config,
     PairsConfig,
     TrainConfig,
@@ -251,13 +252,25 @@ def test_items_conf_reads_events_with_a_bounded_window() -> None:
 
 def test_stability_warning_names_the_task_learning_rate() -> None:
     assert TrainConfig().stability_warning() is None  # 2 x 0.025
-    assert TrainConfig(num_partitions=8, merge="average").stability_warning() is None
-    message = TrainConfig(num_partitions=8).stability_warning()
+    assert TrainConfig(num_partitions=8).stability_warning() is None  # 8 x 0.025 = 0.2
+    assert TrainConfig(num_partitions=16, merge="average").stability_warning() is None
+    message = TrainConfig(num_partitions=16).stability_warning()
     assert message is not None
-    assert message.startswith("a training task starts at learning rate 0.2 (alpha=0.025 x "
-                              'num_partitions=8 with merge = "mean")')
-    assert f"Lower train.alpha to {STABLE_TASK_ALPHA / 8:.3g}" in message
-    assert TrainConfig(num_partitions=8, alpha=STABLE_TASK_ALPHA / 8).stability_warning() is None
+    assert message.startswith("a training task starts at learning rate 0.4 (alpha=0.025 x "
+                              'num_partitions=16 with merge = "mean"); above 0.2 training')
+    assert f"Lower train.alpha to {STABLE_TASK_ALPHA / 16:.3g}" in message
+    assert TrainConfig(num_partitions=16, alpha=STABLE_TASK_ALPHA / 16).stability_warning() is None
+
+
+def test_stability_warning_in_table_order_has_the_lower_limit() -> None:
+    assert TrainConfig(shuffle_window=0).stability_warning() is None  # 2 x 0.025
+    message = TrainConfig(num_partitions=8, shuffle_window=0).stability_warning()
+    assert message is not None
+    assert "above 0.075, with the pairs in table order, training diverged" in message
+    assert f"Lower train.alpha to {STABLE_TASK_ALPHA_IN_ORDER / 8:.3g}" in message
+    assert TrainConfig(
+        num_partitions=8, shuffle_window=0, alpha=STABLE_TASK_ALPHA_IN_ORDER / 8,
+    ).stability_warning() is None
 
 
 @pytest.mark.parametrize("name", ["default.toml", "local.toml", "cluster.toml", "items.toml"])
