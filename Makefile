@@ -18,7 +18,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check w2v_spark jobs tests benchmarks
 	$(VENV)/bin/mypy
 
-## make bench: w2v_spark, gensim and Spark MLlib side by side on text8 (about 35 minutes on 2 cores)
+## make bench: w2v_spark, gensim and Spark MLlib side by side on text8 (about 31 minutes on 2 cores)
 bench: check-java $(VENV)/.installed-dev
 	$(PY) -m benchmarks.bench $(BENCH_ARGS)
 
