@@ -412,7 +412,13 @@ def pair_counts(spark: SparkSession, paths: RunPaths) -> dict[tuple[int, int], i
 
 def _slice_frame(spark: SparkSession, paths: RunPaths, epoch: int, shard: int, slot: int
                  ) -> DataFrame | None:
-    """One training slice: the shard's files in name order, as a single Spark partition."""
+    """One training slice: the shard's pair blocks as a single Spark partition, ordered by a
+    hash of their content.
+
+    Which file of the shard holds a block depends on the number of the pairs-stage task that
+    wrote it, which can change between runs of the same input; the blocks themselves do not.
+    Ordering by content makes the slice, and so the model, the same in every run.
+    """
     directory = paths.pairs_shard(epoch, shard)
     files = [f for f in storage.list_files(spark, directory) if f.endswith(".parquet")]
     if not files:
@@ -422,6 +428,7 @@ def _slice_frame(spark: SparkSession, paths: RunPaths, epoch: int, shard: int, s
         for name in sorted(files)
     ]
     frame = reduce(DataFrame.union, reads).coalesce(1)
+    frame = frame.sortWithinPartitions(F.xxhash64("center", "context"), "pairs")
     return frame.select("center", "context", F.lit(slot).cast("int").alias("slice"))
 
 

@@ -126,7 +126,7 @@ def _embeddings(out: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 
 def _pairs(out: Path) -> dict[tuple[int, int], np.ndarray]:
-    """Every (epoch, shard) of the pairs table in training order: files in name order."""
+    """Every (epoch, shard) of the pairs table, its files in name order."""
     result = {}
     for shard_dir in sorted((out / "pairs").glob("epoch=*/shard=*")):
         epoch = int(shard_dir.parent.name.split("=")[1])
@@ -207,6 +207,37 @@ def test_two_runs_are_identical(spark, run_a, run_b) -> None:
     assert pairs_a.keys() == pairs_b.keys()
     for key, values in pairs_a.items():
         np.testing.assert_array_equal(values, pairs_b[key], err_msg=str(key))
+
+
+def _slice_ids(spark, out: Path, epoch: int, shard: int) -> np.ndarray:
+    frame = pipeline._slice_frame(spark, pipeline.RunPaths(str(out)), epoch, shard, 0)
+    assert frame is not None and frame.rdd.getNumPartitions() == 1
+    table = frame.toArrow()
+    return np.stack([block_ids(table.column("center")), block_ids(table.column("context"))])
+
+
+def test_a_slice_does_not_depend_on_the_names_of_its_files(spark, run_a, tmp_path: Path
+                                                           ) -> None:
+    """The pairs-stage task that writes a block, and so the file name, can change between runs
+    of the same input; a training slice orders its blocks by content instead."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_a[0] / "pairs", copy / "pairs")
+    for checksum in (copy / "pairs").rglob("*.crc"):  # they would not follow the renames
+        checksum.unlink()
+    shard_dir = next(d for d in sorted((copy / "pairs").glob("epoch=*/shard=*"))
+                     if len(list(d.glob("*.parquet"))) >= 2)
+    epoch = int(shard_dir.parent.name.split("=")[1])
+    shard = int(shard_dir.name.split("=")[1])
+    before = _slice_ids(spark, copy, epoch, shard)
+    files = sorted(shard_dir.glob("*.parquet"))
+    for f in files:  # reverse the name order of the files, keeping their content
+        f.rename(f.with_name("tmp-" + f.name))
+    for f, name in zip(files, reversed([f.name for f in files]), strict=True):
+        f.with_name("tmp-" + f.name).rename(shard_dir / name)
+    after = _slice_ids(spark, copy, epoch, shard)
+    np.testing.assert_array_equal(before, after)
+    assert before.shape[1] == sum(pq.read_table(f).column("pairs").to_numpy().sum()
+                                  for f in files)
 
 
 def test_arrow_batch_size_does_not_change_the_model(spark, cfg: Config, run_a,
