@@ -154,8 +154,8 @@ class PairsConfig:
 
 
 #: Highest task learning rate at which the minibatch kernel trained text8 stably with shuffled
-#: pairs (benchmarks/RESULTS.md, "Partitions and sync rounds, shuffled pairs"): 0.2 (8
-#: partitions with ``mean``) held, 0.4 (16) diverged.
+#: pairs (benchmarks/RESULTS.md, sections ``partitions-shuffled`` and
+#: ``partitions-text8-shuffled``): 0.2 (8 partitions with ``mean``) held, 0.4 (16) diverged.
 STABLE_TASK_ALPHA = 0.2
 
 #: The same with the pairs in table order (``shuffle_window = 0``): 0.07 held, 0.1 diverged.

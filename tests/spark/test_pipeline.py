@@ -125,17 +125,20 @@ def _embeddings(out: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     return table.column("word").to_pylist(), table.column("count").to_numpy(), vectors
 
 
-def _pairs(out: Path) -> dict[tuple[int, int], np.ndarray]:
-    """Every (epoch, shard) of the pairs table, its files in name order."""
+def _slice_ids(spark, out: Path, epoch: int, shard: int) -> np.ndarray:
+    frame = pipeline._slice_frame(spark, pipeline.RunPaths(str(out)), epoch, shard, 0)
+    assert frame is not None and frame.rdd.getNumPartitions() == 1
+    table = frame.toArrow()
+    return np.stack([block_ids(table.column("center")), block_ids(table.column("context"))])
+
+
+def _pairs(spark, out: Path) -> dict[tuple[int, int], np.ndarray]:
+    """Every (epoch, shard) of the pairs table as a training task reads it: (2, n) ids."""
     result = {}
     for shard_dir in sorted((out / "pairs").glob("epoch=*/shard=*")):
         epoch = int(shard_dir.parent.name.split("=")[1])
         shard = int(shard_dir.name.split("=")[1])
-        parts = [pq.read_table(f) for f in sorted(shard_dir.glob("*.parquet"))]
-        result[(epoch, shard)] = np.concatenate(
-            [np.stack([block_ids(p.column("center")), block_ids(p.column("context"))], axis=1)
-             for p in parts]
-        )
+        result[(epoch, shard)] = _slice_ids(spark, out, epoch, shard)
     return result
 
 
@@ -203,17 +206,10 @@ def test_two_runs_are_identical(spark, run_a, run_b) -> None:
     vocab_a = spark.read.parquet(str(out_a / "vocab")).orderBy("word_id")
     vocab_b = spark.read.parquet(str(run_b / "vocab")).orderBy("word_id")
     assert_df_equality(vocab_a, vocab_b)
-    pairs_a, pairs_b = _pairs(out_a), _pairs(run_b)
+    pairs_a, pairs_b = _pairs(spark, out_a), _pairs(spark, run_b)
     assert pairs_a.keys() == pairs_b.keys()
     for key, values in pairs_a.items():
         np.testing.assert_array_equal(values, pairs_b[key], err_msg=str(key))
-
-
-def _slice_ids(spark, out: Path, epoch: int, shard: int) -> np.ndarray:
-    frame = pipeline._slice_frame(spark, pipeline.RunPaths(str(out)), epoch, shard, 0)
-    assert frame is not None and frame.rdd.getNumPartitions() == 1
-    table = frame.toArrow()
-    return np.stack([block_ids(table.column("center")), block_ids(table.column("context"))])
 
 
 def test_a_slice_does_not_depend_on_the_names_of_its_files(spark, run_a, tmp_path: Path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 
 import numpy as np
@@ -100,11 +101,14 @@ def _cut(centers: np.ndarray, contexts: np.ndarray, cuts: list[int]
     return [(centers[a:b], contexts[a:b]) for a, b in itertools.pairwise(cuts)]
 
 
+@dataclasses.dataclass
 class _Recorder(SliceTrainer):
     """Keeps the (centers, contexts) of every call to ``train`` instead of training."""
 
+    calls: list[tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=list)
+
     def train(self, centers: np.ndarray, contexts: np.ndarray) -> None:
-        self.__dict__.setdefault("calls", []).append((centers.copy(), contexts.copy()))
+        self.calls.append((centers.copy(), contexts.copy()))
 
 
 def test_shuffled_training_does_not_depend_on_how_the_stream_is_cut() -> None:
@@ -126,8 +130,9 @@ def test_shuffling_permutes_within_windows_of_whole_minibatches() -> None:
     contexts = np.arange(n, dtype=np.int32)  # pair i is identified by its context
     centers = contexts % VOCAB
     trainer = _trainer(4, batch_size=16, shuffle_window=40, cls=_Recorder)
+    assert isinstance(trainer, _Recorder)
     trainer.train_all(_cut(centers, contexts, [0, 30, 200, 250]))
-    calls = trainer.__dict__["calls"]
+    calls = trainer.calls
     assert [o.size for _, o in calls] == [48] * 5 + [10]
 
     rng = np.random.default_rng(4)  # the trainer's rng, which drew only the permutations
@@ -144,8 +149,9 @@ def test_unshuffled_chunks_are_whole_minibatches_in_order(
     monkeypatch.setattr(training, "_UNSHUFFLED_CHUNK", 50)  # rounded up to 96 pairs
     contexts = np.arange(200, dtype=np.int32)
     trainer = _trainer(4, batch_size=48, cls=_Recorder)
+    assert isinstance(trainer, _Recorder)
     trainer.train_all(_cut(contexts % VOCAB, contexts, [0, 5, 60, 100, 200]))
-    calls = trainer.__dict__["calls"]
+    calls = trainer.calls
     assert [o.size for _, o in calls] == [96, 96, 8]
     np.testing.assert_array_equal(np.concatenate([o for _, o in calls]), contexts)
 
