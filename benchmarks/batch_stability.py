@@ -9,23 +9,29 @@ with a fixed learning rate, once per ``batch_size:shared_negatives[:shuffle_wind
 and negative-draw seed, and prints after every million pairs the held-out loss (200,000 pairs
 spread over the same shard, 5 negatives of their own) and the largest output weight; at the end
 of each, the training seconds and pairs per second (the held-out evaluations left out). The
-shuffle window, if given, shuffles within each million pairs.
+shuffle window, if given, shuffles within each million pairs. BLAS runs on one thread, as in a
+Spark Python worker (Spark sets ``OMP_NUM_THREADS`` to ``spark.task.cpus`` there).
 """
 
 from __future__ import annotations
 
-import argparse
-import time
-from pathlib import Path
+import os
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from w2v_spark.core.sampling import NegativeSampler
-from w2v_spark.core.sgns import sgns_loss
-from w2v_spark.core.training import LearningRate, SliceTrainer
-from w2v_spark.pairs import block_ids
+import argparse  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from w2v_spark.core.sampling import NegativeSampler  # noqa: E402
+from w2v_spark.core.sgns import sgns_loss  # noqa: E402
+from w2v_spark.core.training import LearningRate, SliceTrainer  # noqa: E402
+from w2v_spark.pairs import block_ids  # noqa: E402
 
 
 def main() -> None:
