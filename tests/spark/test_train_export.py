@@ -61,6 +61,18 @@ def _checkpoint(spark, model: Model, path: Path) -> DataFrame:
     return spark.read.parquet(str(path))
 
 
+def test_initial_model_is_uniform_in_one_over_d_and_set_by_the_seed() -> None:
+    dim = 50
+    model = Model.initial(4000, dim, seed=3)
+    assert model.w_in.dtype == np.float32 and model.w_in.shape == (4000, dim)
+    assert model.w_out.dtype == np.float32 and not model.w_out.any()
+    assert model.w_in.min() >= -1 / dim and model.w_in.max() <= 1 / dim
+    assert model.w_in.min() < -0.99 / dim and model.w_in.max() > 0.99 / dim
+    assert abs(float(model.w_in.mean())) < 1e-4  # sd of the mean of 200k draws: 2.3e-5
+    np.testing.assert_array_equal(Model.initial(4000, dim, seed=3).w_in, model.w_in)
+    assert not np.array_equal(Model.initial(4000, dim, seed=4).w_in, model.w_in)
+
+
 def test_model_round_trip_one_block(spark, tmp_path: Path) -> None:
     model = _model(7, 5, seed=1)
     frame = _checkpoint(spark, model, tmp_path / "ckpt")
