@@ -19,25 +19,24 @@ Needs the ``bench`` extra for gensim (the gensim column is left out without it).
 
 from __future__ import annotations
 
-import os
+import benchmarks.single_thread  # noqa: F401 (sets the BLAS threads: before numpy loads)
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# isort: split
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import gzip  # noqa: E402
-import pstats  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import cProfile
+import gzip
+import pstats
+import time
+from collections import Counter
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from w2v_spark.core.pairs import epoch_pairs  # noqa: E402
-from w2v_spark.core.sampling import NegativeSampler, keep_probabilities  # noqa: E402
-from w2v_spark.core.training import LearningRate, SliceTrainer  # noqa: E402
-from w2v_spark.train import Model  # noqa: E402
+from w2v_spark.core.pairs import epoch_pairs
+from w2v_spark.core.sampling import NegativeSampler, keep_probabilities
+from w2v_spark.core.training import LearningRate, SliceTrainer
+from w2v_spark.train import Model
 
 DEFAULT_CORPUS = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text"

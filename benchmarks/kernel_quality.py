@@ -13,25 +13,24 @@ pairs from the same initial model, so the differences are the kernel's.
 
 from __future__ import annotations
 
-import os
+import benchmarks.single_thread  # noqa: F401 (sets the BLAS threads: before numpy loads)
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# isort: split
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
+import numpy as np
+import pyarrow.parquet as pq
 
-from benchmarks.evaluate import score  # noqa: E402
-from w2v_spark.core.sampling import NegativeSampler  # noqa: E402
-from w2v_spark.core.training import LearningRate, SliceTrainer  # noqa: E402
-from w2v_spark.pairs import block_ids  # noqa: E402
-from w2v_spark.similarity import Embeddings  # noqa: E402
-from w2v_spark.train import Model  # noqa: E402
+from benchmarks.evaluate import score
+from w2v_spark.core.sampling import NegativeSampler
+from w2v_spark.core.training import LearningRate, SliceTrainer
+from w2v_spark.pairs import block_ids
+from w2v_spark.similarity import Embeddings
+from w2v_spark.train import Model
 
 
 def read_pairs(run: Path, epoch: int, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
