@@ -11,7 +11,9 @@ trains skip-gram on the very sentences of the pipeline's tokens table with the s
 ``--sweep key=v1,v2 ...`` runs every combination of the values on the same split; with
 ``--gensim-only`` the pipeline runs only its tokenize stage once and every combination is
 trained by gensim on those sentences (a quick way to explore settings of the same algorithm).
-Every result is printed and appended as a JSON line to ``--json``.
+Every result is printed and appended as a JSON line to ``--json``; with ``--gensim``, a table
+pairs the two systems seed by seed (:mod:`benchmarks.items_report`), so
+``--sweep train.seed=1,2,3,4,5`` gives the mean difference with its standard error.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from benchmarks.items_report import markdown, paired_seeds
 from w2v_spark import pipeline
 from w2v_spark.config import Config, load_config
 from w2v_spark.item_eval import (
@@ -194,6 +197,9 @@ def main() -> None:
         if args.json:
             with open(args.json, "a", encoding="utf-8") as fh:
                 fh.writelines(json.dumps(r) + "\n" for r in results)
+        summaries = paired_seeds(results)
+        if summaries:
+            print(markdown(summaries), flush=True)
     spark.stop()
 
 

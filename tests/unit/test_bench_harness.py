@@ -252,3 +252,44 @@ def test_partition_grid_variants_carry_their_own_scaling() -> None:
             "mllib": []}
     assert "25.0% · 0.500 · 20 s" in "\n".join(pivot(data, "mean/inv-sqrt-p"))
     assert "20 s" not in "\n".join(pivot(data, "mean"))
+
+
+def _item_result(seed: int | None, ours: float, gensim: float | None,
+                 extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    overrides = [*extra] + ([f"train.seed={seed}"] if seed is not None else [])
+    out: dict[str, Any] = {
+        "dataset": "movielens", "overrides": overrides,
+        "ours": {"hit_rate@10": ours, "mrr@10": ours / 4, "cases": 610},
+        "popularity": {"hit_rate@10": 0.043, "mrr@10": 0.014, "cases": 610},
+    }
+    if gensim is not None:
+        out["gensim"] = {"hit_rate@10": gensim, "mrr@10": gensim / 4, "cases": 610}
+    return out
+
+
+def test_items_seeds_are_paired_per_setting() -> None:
+    import statistics
+
+    from benchmarks.items_report import markdown, paired_seeds
+
+    results = [
+        _item_result(None, 0.070, 0.077),            # no seed override: seed 1
+        _item_result(2, 0.060, 0.079),               # replaced by the later seed-2 result
+        _item_result(2, 0.079, 0.079),
+        _item_result(3, 0.082, 0.085),
+        _item_result(4, 0.090, None),                # no gensim: not paired
+        _item_result(1, 0.245, 0.243, ("pairs.window=0",)),
+    ]
+    summaries = paired_seeds(results)
+    assert [(s["setting"], s["seeds"]) for s in summaries] == [
+        ([], [1, 2, 3]), (["pairs.window=0"], [1])]
+    hit = summaries[0]["hit_rate@10"]
+    diffs = [0.070 - 0.077, 0.079 - 0.079, 0.082 - 0.085]
+    assert hit["ours"] == [0.070, 0.079, 0.082]
+    assert hit["difference"] == pytest.approx(statistics.mean(diffs))
+    assert hit["standard_error"] == pytest.approx(statistics.stdev(diffs) / 3 ** 0.5)
+    assert hit["gensim_mean"] == pytest.approx(statistics.mean([0.077, 0.079, 0.085]))
+    assert summaries[1]["hit_rate@10"]["standard_error"] == 0.0
+    text = markdown(summaries)
+    assert "| 7.0% / 7.9% / 8.2% | 7.7% / 7.9% / 8.5% | 7.7% | 8.0% | -0.33 pt ± 0.20 pt |" in text
+    assert "| pairs.window=0 | 1 | hit_rate@10 |" in text
