@@ -492,7 +492,9 @@ def _record_round(spark: SparkSession, paths: RunPaths, global_round: int,
         del rounds[global_round - 1:]
         rounds.append({"epoch": result.epoch, "round": result.round, "pairs": result.pairs,
                        "loss": result.loss, "learning_rate": result.learning_rate,
-                       "seconds": result.seconds})
+                       "seconds": result.seconds, "task_seconds": result.task_seconds,
+                       "task_read_seconds": result.task_read_seconds,
+                       "merge_seconds": result.merge_seconds})
     manifest["train_rounds"] = rounds
     _write_manifest(spark, paths, manifest)
 
@@ -589,14 +591,17 @@ def _train_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab: Voca
             else:
                 result = RoundResult(epoch, rnd, 0, 0.0, 0.0, 0.0)
             _check_diverged(result, model, tcfg)
+            checkpointing = time.perf_counter()
             write_checkpoint(spark, model, paths.checkpoint(global_round))
             _record_round(spark, paths, global_round, result)
             _prune_checkpoints(spark, paths, tcfg.keep_checkpoints)
+            checkpoint_seconds = time.perf_counter() - checkpointing
             results.append(result)
             print(
                 f"[train] epoch {epoch + 1}/{tcfg.epochs} round {rnd + 1}/{tcfg.syncs_per_epoch}"
                 f": {result.pairs:,} pairs, loss {result.mean_loss:.4f}, "
-                f"lr {result.learning_rate:.5f}, {result.seconds:.1f} s",
+                f"lr {result.learning_rate:.5f}, {result.timing()}; "
+                f"checkpoint {checkpoint_seconds:.1f} s",
                 flush=True,
             )
     return results

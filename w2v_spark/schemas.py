@@ -89,6 +89,7 @@ TOUCHED_SCHEMA = StructType(
         StructField("loss", DoubleType(), False),
         StructField("learning_rate", DoubleType(), False),
         StructField("seconds", DoubleType(), False),
+        StructField("read_seconds", DoubleType(), False),
     ]
 )
 

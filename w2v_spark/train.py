@@ -59,6 +59,7 @@ _TOUCHED_ARROW = pa.schema(
         pa.field("loss", pa.float64(), nullable=False),
         pa.field("learning_rate", pa.float64(), nullable=False),
         pa.field("seconds", pa.float64(), nullable=False),
+        pa.field("read_seconds", pa.float64(), nullable=False),
     ]
 )
 
@@ -95,7 +96,12 @@ class RoundInfo:
 
 @dataclass
 class RoundResult:
-    """What a round did, summed over its partitions."""
+    """What a round did, summed over its partitions.
+
+    ``seconds`` is the whole round on the driver: the broadcast, the Spark job (its tasks,
+    ``task_seconds`` each, of which ``task_read_seconds`` waiting for pair blocks), collecting
+    the touched rows and ``merge_seconds`` of merging them into the model.
+    """
 
     epoch: int
     round: int
@@ -104,6 +110,19 @@ class RoundResult:
     learning_rate: float
     seconds: float
     task_seconds: list[float] = field(default_factory=list)
+    task_read_seconds: list[float] = field(default_factory=list)
+    merge_seconds: float = 0.0
+
+    def timing(self) -> str:
+        """Where the round's time went, for the log: the tasks' own time (reading in
+        brackets), the rest of the Spark job, and the merge."""
+        if not self.task_seconds:
+            return f"{self.seconds:.1f} s"
+        tasks = "/".join(f"{t:.1f}" for t in self.task_seconds)
+        reads = "/".join(f"{t:.1f}" for t in self.task_read_seconds)
+        job = self.seconds - self.merge_seconds - max(self.task_seconds)
+        return (f"{self.seconds:.1f} s: tasks {tasks} s (reading {reads}), "
+                f"job outside the slowest task {job:.1f} s, merge {self.merge_seconds:.1f} s")
 
     @property
     def mean_loss(self) -> float:
@@ -148,7 +167,8 @@ def _train_slice(
     same on every row); a task with no rows emits nothing.
     """
     started = time.perf_counter()
-    first = next((b for b in batches if b.num_rows > 0), None)
+    timed = _TimedIterator(batches)
+    first = next((b for b in timed if b.num_rows > 0), None)
     if first is None:
         return
     partition = int(first.column(2)[0].as_py())
@@ -171,7 +191,7 @@ def _train_slice(
         progress_start=float(info.progress_start),
         progress_scale=info.round_pairs / max(info.slice_pairs[partition], 1),
     )
-    trainer.train_all(_slice_pairs(itertools.chain([first], batches), first_range))
+    trainer.train_all(_slice_pairs(itertools.chain([first], timed), first_range))
     seconds = time.perf_counter() - started
     blocks = [
         *_touched_blocks(partition, "input", trainer.w_in, trainer.touched_in),
@@ -188,9 +208,25 @@ def _train_slice(
             pa.array([trainer.loss_sum] * n, pa.float64()),
             pa.array([trainer.last_lr / cfg.task_lr_scale] * n, pa.float64()),
             pa.array([seconds] * n, pa.float64()),
+            pa.array([timed.seconds] * n, pa.float64()),
         ],
         schema=_TOUCHED_ARROW,
     )
+
+
+class _TimedIterator(Iterator[pa.RecordBatch]):
+    """Wraps an iterator and adds up the time spent waiting for its items (``seconds``)."""
+
+    def __init__(self, items: Iterator[pa.RecordBatch]) -> None:
+        self._items = items
+        self.seconds = 0.0
+
+    def __next__(self) -> pa.RecordBatch:
+        started = time.perf_counter()
+        try:
+            return next(self._items)
+        finally:
+            self.seconds += time.perf_counter() - started
 
 
 def _slice_pairs(batches: Iterable[pa.RecordBatch], slice_range: pa.StructScalar
@@ -235,13 +271,13 @@ def _collect_touched(
 ) -> tuple[list[TouchedRows], list[TouchedRows], RoundStats]:
     table = frame.toArrow()
     by_part: dict[tuple[int, str], list[tuple[np.ndarray, np.ndarray]]] = {}
-    stats: dict[int, tuple[int, float, float, float]] = {}
+    stats: dict[int, tuple[int, float, float, float, float]] = {}
     for row in table.to_pylist():
         rows = np.frombuffer(row["rows"], dtype=np.int32)
         values = np.frombuffer(row["values"], dtype=np.float32).reshape(rows.size, dim)
         by_part.setdefault((row["partition"], row["matrix"]), []).append((rows, values))
         stats[row["partition"]] = (
-            row["pairs"], row["loss"], row["learning_rate"], row["seconds"]
+            row["pairs"], row["loss"], row["learning_rate"], row["seconds"], row["read_seconds"]
         )
 
     def gather(matrix: str) -> list[TouchedRows]:
@@ -262,9 +298,10 @@ def _collect_touched(
 
 @dataclass(frozen=True)
 class RoundStats:
-    """Per partition: (pairs, loss sum, last learning rate, task seconds)."""
+    """Per partition: (pairs, loss sum, last learning rate, task seconds, of which waiting for
+    pair blocks)."""
 
-    by_partition: dict[int, tuple[int, float, float, float]]
+    by_partition: dict[int, tuple[int, float, float, float, float]]
 
 
 _ARROW_ROWS_KEY = "spark.sql.execution.arrow.maxRecordsPerBatch"
@@ -297,8 +334,10 @@ def run_round(
             touched_in, touched_out, stats = _collect_touched(frame, model.w_in.shape[1])
     finally:
         bc.destroy()
+    merging = time.perf_counter()
     merge_touched(model.w_in, touched_in, cfg.merge, cfg.num_partitions)
     merge_touched(model.w_out, touched_out, cfg.merge, cfg.num_partitions)
+    merged = time.perf_counter()
     parts = stats.by_partition.values()
     pairs = sum(p[0] for p in parts)
     return RoundResult(
@@ -307,8 +346,10 @@ def run_round(
         pairs=pairs,
         loss=sum(p[1] for p in parts),
         learning_rate=float(np.mean([p[2] for p in parts])) if parts else 0.0,
-        seconds=time.perf_counter() - started,
+        seconds=merged - started,
         task_seconds=[p[3] for p in parts],
+        task_read_seconds=[p[4] for p in parts],
+        merge_seconds=merged - merging,
     )
 
 

@@ -195,6 +195,12 @@ def test_run_round_trains_touched_rows_only(spark, round_setup) -> None:
     assert np.isfinite(result.mean_loss)
     assert 0 < result.learning_rate <= 0.025
     assert len(result.task_seconds) == 2
+    # the tasks' reading is part of their time, and both run inside the round on the driver
+    assert all(0 <= r <= t for r, t in zip(result.task_read_seconds, result.task_seconds,
+                                           strict=True))
+    assert result.merge_seconds >= 0
+    assert max(result.task_seconds) + result.merge_seconds <= result.seconds
+    assert "tasks " in result.timing() and "merge" in result.timing()
     changed_in = np.any(model.w_in != start.w_in, axis=1)
     assert changed_in[:ACTIVE].all()
     assert not changed_in[ACTIVE:].any()
