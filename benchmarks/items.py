@@ -4,10 +4,11 @@
     .venv/bin/python -m benchmarks.items --dataset retail --gensim --sweep pairs.window=5,0
 
 MovieLens latest-small: a user's ratings ordered by time form a sequence; the last one is held
-out. fimi retail: one item of every basket is held out (chosen by a hash of the basket). The
-training part is written to a file and trained by the whole pipeline (``run_pipeline`` with
-``conf/items.toml`` plus the ``--set`` overrides); gensim (``--gensim``, the ``bench`` extra)
-trains skip-gram on the very sentences of the pipeline's tokens table with the same parameters.
+out. FIMI retail and groceries: one item of every basket is held out (chosen by a hash of the
+basket). The training part is written to a file and trained by the whole pipeline
+(``run_pipeline`` with ``conf/items.toml`` plus the ``--set`` overrides); gensim (``--gensim``,
+the ``bench`` extra) trains skip-gram on the very sentences of the pipeline's tokens table with
+the same parameters.
 ``--sweep key=v1,v2 ...`` runs every combination of the values on the same split; with
 ``--gensim-only`` the pipeline runs only its tokenize stage once and every combination is
 trained by gensim on those sentences (a quick way to explore settings of the same algorithm).
@@ -51,7 +52,10 @@ DATA = ROOT.parent / "shared" / "data" / "sequences"
 DATASETS = {
     "movielens": DATA / "movielens_latest_small" / "ratings.csv",
     "retail": DATA / "fimi_retail" / "retail.dat",
+    "groceries": DATA / "groceries" / "groceries.csv",
 }
+#: The item separator of each basket data set.
+SEPARATORS = {"retail": " ", "groceries": ","}
 
 
 def split_movielens(spark: SparkSession, work: Path) -> tuple[str, list[str], list[Case], dict]:
@@ -70,15 +74,18 @@ def split_movielens(spark: SparkSession, work: Path) -> tuple[str, list[str], li
     return path, overrides, cases, item_counts(sequences)
 
 
-def split_retail(spark: SparkSession, work: Path) -> tuple[str, list[str], list[Case], dict]:
+def split_baskets(spark: SparkSession, work: Path, dataset: str
+                  ) -> tuple[str, list[str], list[Case], dict]:
     """One held-out item per basket; the training baskets go to ``work/train_txt``."""
-    baskets = basket_sequences(spark.read.text(str(DATASETS["retail"])), " ")
+    separator = SEPARATORS[dataset]
+    baskets = basket_sequences(spark.read.text(str(DATASETS[dataset])), separator)
     train, held_out = hold_out_baskets(baskets, seed=1)
     train = train.cache()
     path = str(work / "train_txt")
-    train.select(F.concat_ws(" ", "items").alias("value")).coalesce(1).write.text(path)
+    train.select(F.concat_ws(separator, "items").alias("value")).coalesce(1).write.text(path)
     cases = collect_cases(train, held_out)
-    return path, ["input.format=baskets"], cases, item_counts(train)
+    return path, ["input.format=baskets", f"input.separator={separator}"], cases, \
+        item_counts(train)
 
 
 def gensim_vectors(tokens: DataFrame, cfg: Config) -> tuple[list[str], np.ndarray, float]:
@@ -166,7 +173,7 @@ def main() -> None:
                         help="sweep with gensim on the pipeline's tokens (no training here)")
     parser.add_argument("--query-items", type=int, default=None,
                         help="latest history items in a query (default 1 for movielens, "
-                             "0 = the whole rest of the basket for retail)")
+                             "0 = the whole rest of the basket for baskets)")
     parser.add_argument("--json", help="append each result as a JSON line here")
     args = parser.parse_args()
     if not DATASETS[args.dataset].is_file():
@@ -182,8 +189,10 @@ def main() -> None:
         query_items = 1 if args.dataset == "movielens" else 0
     with tempfile.TemporaryDirectory(prefix="w2v-items-") as tmp:
         work = Path(tmp)
-        splitter = split_movielens if args.dataset == "movielens" else split_retail
-        split = splitter(spark, work)
+        if args.dataset == "movielens":
+            split = split_movielens(spark, work)
+        else:
+            split = split_baskets(spark, work, args.dataset)
         print(f"{args.dataset}: {len(split[2])} held-out cases", flush=True)
         combos = [[*args.overrides, *combo] for combo in _grid(args.sweep)]
         if args.gensim_only:
