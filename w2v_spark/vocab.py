@@ -34,9 +34,21 @@ def count_vocab(tokens: DataFrame, cfg: VocabConfig) -> DataFrame:
         .groupBy("word")
         .agg(F.count(F.lit(1)).cast("long").alias("count"))
         .where(F.col("count") >= cfg.min_count)
+    ).cache()
+    # A word's id is the number of words with a higher count plus its rank by word among the
+    # words of its own count: the first from the few distinct counts (a running sum on the
+    # driver), the second from a window per count, so no window holds the whole vocabulary
+    # in one partition.
+    per_count = counts.groupBy("count").agg(F.count(F.lit(1)).alias("words")).collect()
+    before, offsets = 0, []
+    for row in sorted(per_count, key=lambda r: -int(r["count"])):
+        offsets.append((int(row["count"]), before))
+        before += int(row["words"])
+    offset_table = tokens.sparkSession.createDataFrame(offsets, "count long, before long")
+    by_word = Window.partitionBy("count").orderBy(F.col("word").asc())
+    ranked = counts.join(F.broadcast(offset_table), "count").withColumn(
+        "word_id", (F.col("before") + F.row_number().over(by_word) - 1).cast("int")
     )
-    order = Window.orderBy(F.col("count").desc(), F.col("word").asc())
-    ranked = counts.withColumn("word_id", (F.row_number().over(order) - 1).cast("int"))
     if cfg.max_vocab_size > 0:
         ranked = ranked.where(F.col("word_id") < cfg.max_vocab_size)
     return ranked.select(

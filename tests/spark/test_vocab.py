@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from chispa import assert_df_equality
 
@@ -84,3 +85,24 @@ def test_check_vocab_empty_corpus(spark, sentences: list[list[str]]) -> None:
     cfg = VocabConfig(min_count=1)
     with pytest.raises(EmptyCorpusError, match="no tokens"):
         check_vocab(tokens, count_vocab(tokens, cfg), cfg)
+
+
+def test_ids_match_a_sort_of_many_tied_counts_without_one_global_window(spark) -> None:
+    # 3,000 words whose counts repeat a lot (ids depend on the tie-break by word), spread
+    # over several partitions; the reference is Python's sort by (-count, word).
+    rng = np.random.default_rng(7)
+    words = [f"w{i:04d}{'é' if i % 7 == 0 else ''}" for i in rng.permutation(3000)]
+    counts = {w: int(c) for w, c in zip(words, rng.zipf(1.6, size=3000).clip(1, 60),
+                                        strict=True)}
+    stream = [w for w, c in counts.items() for _ in range(c)]
+    rng.shuffle(stream)
+    rows = [(i, 0, stream[i : i + 50]) for i in range(0, len(stream), 50)]
+    tokens = spark.createDataFrame(rows, TOKENS_SCHEMA).repartition(4)
+
+    result = count_vocab(tokens, VocabConfig(min_count=2))
+    expected = sorted(((w, c) for w, c in counts.items() if c >= 2), key=lambda x: (-x[1], x[0]))
+    assert [(r["word"], r["word_id"], r["count"]) for r in result.collect()] == [
+        (w, i, c) for i, (w, c) in enumerate(expected)
+    ]
+    plan = result._jdf.queryExecution().executedPlan().toString()
+    assert "SinglePartition" not in plan
