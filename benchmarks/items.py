@@ -84,8 +84,7 @@ def split_baskets(spark: SparkSession, work: Path, dataset: str
     path = str(work / "train_txt")
     train.select(F.concat_ws(separator, "items").alias("value")).coalesce(1).write.text(path)
     cases = collect_cases(train, held_out)
-    # a space is the default separator (and would not survive ``--set``'s trimming)
-    base = ["input.format=baskets"] + ([f"input.separator={separator}"] if separator != " " else [])
+    base = ["input.format=baskets", f"input.separator={json.dumps(separator)}"]  # TOML string
     return path, base, cases, item_counts(train)
 
 

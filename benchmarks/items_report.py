@@ -18,7 +18,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from w2v_spark.config import load_config
+
 METRICS = ("hit_rate@10", "mrr@10")
+ITEMS_CONF = Path(__file__).resolve().parents[1] / "conf" / "items.toml"
 
 
 def _setting(result: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
@@ -28,8 +31,9 @@ def _setting(result: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
 
 
 def _seed(result: dict[str, Any]) -> int:
+    """The result's ``train.seed``: its last override, else the seed of ``conf/items.toml``."""
     seeds = [o.split("=", 1)[1] for o in result["overrides"] if o.startswith("train.seed=")]
-    return int(seeds[-1]) if seeds else 1
+    return int(seeds[-1]) if seeds else load_config([ITEMS_CONF]).train.seed
 
 
 def mean_and_error(values: list[float]) -> tuple[float, float]:

@@ -114,8 +114,8 @@ class RoundResult:
     merge_seconds: float = 0.0
 
     def timing(self) -> str:
-        """Where the round's time went, for the log: the tasks' own time (reading in
-        brackets), the rest of the Spark job, and the merge."""
+        """Where the round's time went, for the log: each task's own time (and its wait for
+        pair blocks), the rest of the Spark job, and the merge."""
         if not self.task_seconds:
             return f"{self.seconds:.1f} s"
         tasks = "/".join(f"{t:.1f}" for t in self.task_seconds)

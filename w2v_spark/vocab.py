@@ -20,7 +20,9 @@ def count_vocab(tokens: DataFrame, cfg: VocabConfig) -> DataFrame:
     tokens longer than ``[tokenize] max_token_length`` are not words).
 
     Ids run from 0 by descending count, ties broken by the word, so the same tokens give the
-    same table. With ``max_vocab_size > 0`` only that many of the most frequent words remain.
+    same table. Runs one Spark job (the number of words of each count) and caches the counts
+    (V rows) so that writing the result does not count the tokens again. With
+    ``max_vocab_size > 0`` only that many of the most frequent words remain.
 
     Args:
         tokens: the tokens table (a ``tokens`` array<string> column).
