@@ -74,6 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--set", action="append", default=[], dest="overrides",
                    metavar="SECTION.KEY=VALUE")
     p.add_argument("--no-mllib", action="store_true", help="skip MLlib")
+    p.add_argument("--mllib-only", action="store_true",
+                   help="only MLlib at each --partitions value (no grid of this project)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--section", default=None,
@@ -82,6 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="keep the tables in this directory (default: a temporary one)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = p.parse_args(argv)
+    if args.mllib_only and args.no_mllib:
+        p.error("--mllib-only and --no-mllib leave nothing to run")
     quick = QUICK if args.quick else {"tokens": 0, "epochs": None,
                                       "partitions": "1,2,4,8,16", "syncs": "1,2,4,8"}
     args.tokens = quick["tokens"] if args.tokens is None else args.tokens
@@ -189,8 +193,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.tokens:
             corpus = work / "corpus.txt"
             slice_corpus(args.corpus, corpus, args.tokens)
-        shared, rows = run_grid(spark, args, str(corpus.resolve()), str(work / "run"), base,
-                                cfg0)
+        shared, rows = ({}, []) if args.mllib_only else run_grid(
+            spark, args, str(corpus.resolve()), str(work / "run"), base, cfg0)
         mllib = [] if args.no_mllib else run_mllib(spark, str(corpus.resolve()), cfg0,
                                                    args.partitions)
     finally:

@@ -86,12 +86,16 @@ def markdown(data: dict[str, Any]) -> str:
         lines += ["**Quick slice (`--quick`): a smoke run of the grid on a small part of the "
                   "corpus; its figures say nothing about text8 quality.**", ""]
     shared = data["shared_seconds"]
+    stages = (
+        f"Tokenize ({shared['tokenize']:,.0f} s) and vocab ({shared['vocab']:,.0f} s) ran once; "
+        "the pairs stage once per P x syncs product. " if shared
+        else "MLlib only (`--mllib-only`): this project's grid did not run. "
+    )
     lines += [
         f"Corpus {corpus}, `local[{data['cores']}]`, {h['epochs']} epoch(s), vector_size "
-        f"{h['vector_size']}; learning-rate scaling with P: `{data['lr_scale']}`. Tokenize "
-        f"({shared['tokenize']:,.0f} s) and vocab ({shared['vocab']:,.0f} s) ran once; the "
-        "pairs stage once per P x syncs product. Cells: analogy accuracy · WS353 Spearman · "
-        "training seconds (MLlib: fit seconds, same session).",
+        f"{h['vector_size']}; learning-rate scaling with P: `{data['lr_scale']}`. {stages}"
+        "Cells: analogy accuracy · WS353 Spearman · training seconds (MLlib: fit seconds, "
+        "same session).",
         "",
     ]
     for label in dict.fromkeys(variant(r) for r in data["ours"]):

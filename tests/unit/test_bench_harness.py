@@ -235,6 +235,30 @@ def test_partitions_report_shows_diverged_cells() -> None:
     assert "training diverged in epoch 2, round 1" in rows
 
 
+def test_partitions_report_of_an_mllib_only_run() -> None:
+    from benchmarks.partitions import parse_args
+    from benchmarks.partitions_report import markdown
+
+    quality = {"analogy_accuracy": 0.31, "ws353_spearman": 0.6, "men_spearman": 0.55}
+    data = {
+        "quick": False, "corpus_tokens_limit": None, "corpus": "text8.gz", "cores": 2,
+        "lr_scale": "none", "shared_seconds": {}, "ours": [],
+        "mllib": [{"num_partitions": 8, "seconds": {"read": 30.0, "fit": 500.0, "export": 4.0},
+                   "quality": quality}],
+        "hyperparameters": {"alpha": 0.025, "epochs": 5, "vector_size": 100},
+        "machine": {"cores": 2, "cpu": "x", "ram_gb": 24, "os": "y"},
+        "versions": dict.fromkeys(["python", "java", "pyspark", "numpy", "pyarrow", "gensim"],
+                                  "1"),
+        "date": "today", "command": "python -m benchmarks.partitions --mllib-only",
+    }
+    text = markdown(data)
+    assert "MLlib only (`--mllib-only`)" in text
+    assert "Tokenize" not in text
+    assert "| 8 | MLlib | — | 0.025 | — | 500 | 534 | — | — | 31.0% | 0.600 | 0.550 |" in text
+    with pytest.raises(SystemExit):
+        parse_args(["--mllib-only", "--no-mllib"])
+
+
 def test_partition_grid_variants_carry_their_own_scaling() -> None:
     from benchmarks.partitions import variants
     from benchmarks.partitions_report import pivot
