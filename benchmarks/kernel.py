@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.kernel [--corpus PATH] [--tokens 2000000] [--dims 100 300]
     .venv/bin/python -m benchmarks.kernel --profile 256:32   # where one variant's time goes
+    .venv/bin/python -m benchmarks.kernel --lines 512:64     # the same, line by line
 
 Both train one epoch of skip-gram with negative sampling on the same corpus slice (the first
 ``--tokens`` tokens, cut into 10,000-token sentences), with the same vocabulary (min_count 5),
@@ -14,7 +15,8 @@ window 5, sample 1e-3 and 5 negatives, on one thread:
   ``train`` call, which generates its pairs on the fly). Its pairs/s is the number of pairs the
   same window and subsampling produce (the kernel's count) over its training time.
 
-Needs the ``bench`` extra for gensim (the gensim column is left out without it).
+Needs the ``bench`` extra for gensim (the gensim column is left out without it) and for
+``--lines`` (line_profiler).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from w2v_spark.core import scatter, sgns
 from w2v_spark.core.pairs import epoch_pairs
 from w2v_spark.core.sampling import NegativeSampler, keep_probabilities
 from w2v_spark.core.training import LearningRate, SliceTrainer
@@ -78,15 +81,16 @@ class Slice:
         self.outputs = pairs.center.astype(np.int32)
 
 
-def kernel_rate(data: Slice, dim: int, batch: int, shared: int) -> float:
-    """Pairs per second of one pass of :class:`SliceTrainer` over the slice's pairs."""
+def kernel_rate(data: Slice, dim: int, batch: int, shared: int, shuffle: int = 0) -> float:
+    """Pairs per second of one pass of :class:`SliceTrainer` over the slice's pairs, in table
+    order or (``shuffle`` > 0) shuffled within windows of that many pairs as in training."""
     model = Model.initial(data.counts.size, dim, 1)
     trainer = SliceTrainer(
         model.w_in, model.w_out, NegativeSampler(data.counts, 0.75), np.random.default_rng(1),
-        LearningRate(0.025, 0.0001, data.inputs.size), 5, batch, 0.0, 1.0, shared,
+        LearningRate(0.025, 0.0001, data.inputs.size), 5, batch, 0.0, 1.0, shared, shuffle,
     )
     started = time.perf_counter()
-    trainer.train(data.inputs, data.outputs)
+    trainer.train_all([(data.inputs, data.outputs)])
     return data.inputs.size / (time.perf_counter() - started)
 
 
@@ -119,6 +123,46 @@ def profile(data: Slice, dim: int, variant: str) -> None:
         print(f"| `{where}` | {row[2]:.2f} s | {100 * row[2] / total:.0f}% |")
 
 
+#: What ``--lines`` times line by line: the minibatch loop and everything it calls per batch.
+LINE_PROFILED = (
+    SliceTrainer.train, sgns.sgns_step_shared, sgns.sgns_step, sgns._sigmoid, sgns._shared_loss,
+    sgns._batch_loss, scatter.scatter_add_rows, scatter._run_sums, NegativeSampler.sample,
+)
+
+
+def line_profile(data: Slice, dim: int, variant: str, shuffle: int) -> list[str]:
+    """Markdown table of the lines that take the time of one kernel pass, with their share of
+    the pass (line_profiler; the pass runs slower under it, the shares are what it shows)."""
+    from line_profiler import LineProfiler
+
+    batch, shared = (int(x) for x in variant.split(":"))
+    profiler = LineProfiler(*LINE_PROFILED)
+    started = time.perf_counter()
+    profiler.runcall(kernel_rate, data, dim, batch, shared, shuffle)
+    elapsed = time.perf_counter() - started
+    stats = profiler.get_stats()
+    out = [f"Under the line profiler the pass took {elapsed:.1f} s (vector_size {dim}, batch "
+           f"{batch}, shared negatives {shared}, shuffle window {shuffle:,}). Lines with at "
+           "least 0.5% of the pass, by function in call order; a line that calls another "
+           "function listed here includes that function's time.", "",
+           "| line | code | hits | seconds | share of the pass |", "|---|---|---|---|---|"]
+    by_line = {(Path(filename).resolve(), first): (filename, timings)
+               for (filename, first, _), timings in stats.timings.items()}
+    for func in LINE_PROFILED:
+        code_of = func.__code__
+        filename, timings = by_line.get(
+            (Path(code_of.co_filename).resolve(), code_of.co_firstlineno), ("", []))
+        source = Path(filename).read_text().splitlines() if timings else []
+        for lineno, hits, total in sorted(timings):
+            seconds = total * stats.unit
+            if seconds < 0.005 * elapsed:
+                continue
+            code = source[lineno - 1].strip().replace("|", "\\|")
+            out.append(f"| `{func.__qualname__}` {lineno} | `{code}` | {hits:,} | "
+                       f"{seconds:.2f} | {100 * seconds / elapsed:.1f}% |")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -128,6 +172,11 @@ def main() -> None:
                         help="batch_size:shared_negatives pairs to time")
     parser.add_argument("--profile", metavar="B:K",
                         help="only profile this variant at the first --dims size")
+    parser.add_argument("--lines", metavar="B:K",
+                        help="only profile this variant line by line at the first --dims size")
+    parser.add_argument("--shuffle", type=int, default=0,
+                        help="shuffle the pairs within windows of this many (training's "
+                             "shuffle_window; default 0, table order)")
     args = parser.parse_args()
     if not args.corpus.exists():
         raise SystemExit(f"{args.corpus} not found: pass --corpus")
@@ -135,6 +184,9 @@ def main() -> None:
     print(f"{args.tokens:,} tokens, {data.counts.size:,} words, {data.inputs.size:,} pairs")
     if args.profile:
         profile(data, args.dims[0], args.profile)
+        return
+    if args.lines:
+        print("\n".join(line_profile(data, args.dims[0], args.lines, args.shuffle)))
         return
     print("| vector_size | trainer | pairs/s (one core) | vs gensim |")
     print("|---|---|---|---|")
@@ -145,7 +197,7 @@ def main() -> None:
             print(f"| {dim} | gensim sg=1 workers=1 | {gensim_rate:,.0f} | 1.00 |", flush=True)
         for variant in args.variants:
             batch, shared = (int(x) for x in variant.split(":"))
-            rate = kernel_rate(data, dim, batch, shared)
+            rate = kernel_rate(data, dim, batch, shared, args.shuffle)
             ratio = f"{rate / gensim_rate:.2f}" if gensim_rate else "-"
             print(f"| {dim} | kernel batch {batch}, shared negatives {shared} | {rate:,.0f} "
                   f"| {ratio} |", flush=True)

@@ -317,3 +317,20 @@ def test_items_seeds_are_paired_per_setting() -> None:
     text = markdown(summaries)
     assert "| 7.0% / 7.9% / 8.2% | 7.7% / 7.9% / 8.5% | 7.7% | 8.0% | -0.33 pt ± 0.20 pt |" in text
     assert "| pairs.window=0 | 1 | hit_rate@10 |" in text
+
+
+def test_kernel_line_profile_accounts_for_the_pass() -> None:
+    from benchmarks.kernel import Slice, line_profile
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(60)]
+    tokens = [words[min(int(z), 59)] for z in rng.zipf(1.3, size=20_000)]
+    table = line_profile(Slice(tokens), 8, "64:16", 4096)
+    rows = [line for line in table if line.startswith("| `")]
+    call = next(r for r in rows if "self.loss_sum += sgns_step_shared(" in r)
+    shares = [float(r.rsplit("|", 2)[-2].strip().rstrip("%")) for r in rows]
+    assert all(0.0 < s <= 100.0 for s in shares)
+    # the minibatch loop's call to the step holds most of the pass, and the step's own lines
+    # (gathers, products, scatters) are listed beside it
+    assert float(call.rsplit("|", 2)[-2].strip().rstrip("%")) > 50.0
+    assert any("`sgns_step_shared`" in r and "scatter_add_rows(w_in" in r for r in rows)
