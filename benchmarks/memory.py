@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--workdir", type=Path, default=None)
+    p.add_argument("--section", default=None,
+                   help="RESULTS.md section to write (default memory, or memory-quick)")
     args = p.parse_args(argv)
     defaults = QUICK if args.quick else FULL
     args.vocab = sorted({int(v) for v in (args.vocab or defaults["vocab"]).split(",")})
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     data = {**environment(load_at_start), "quick": args.quick, "cores": args.cores,
             "partitions": partitions, "overrides": base, "extra_per_word": args.extra_per_word,
             "runs": rows}
-    section = "memory-quick" if args.quick else "memory"
+    section = args.section or ("memory-quick" if args.quick else "memory")
     publish(section, data, markdown(data), args.json, not args.no_write)
 
 
