@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial, reduce
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -266,17 +267,29 @@ def train_round_frame(
     return union.mapInArrow(with_faults(body, "train"), TOUCHED_SCHEMA)
 
 
+class TaskStats(NamedTuple):
+    """What one training task reports beside its touched rows."""
+
+    pairs: int
+    loss: float
+    learning_rate: float
+    seconds: float
+    read_seconds: float
+
+
 def _collect_touched(
     frame: DataFrame, dim: int
-) -> tuple[list[TouchedRows], list[TouchedRows], RoundStats]:
+) -> tuple[list[TouchedRows], list[TouchedRows], dict[int, TaskStats]]:
+    """The touched rows of every partition, input and output, in partition order, and each
+    partition's :class:`TaskStats`."""
     table = frame.toArrow()
     by_part: dict[tuple[int, str], list[tuple[np.ndarray, np.ndarray]]] = {}
-    stats: dict[int, tuple[int, float, float, float, float]] = {}
+    stats: dict[int, TaskStats] = {}
     for row in table.to_pylist():
         rows = np.frombuffer(row["rows"], dtype=np.int32)
         values = np.frombuffer(row["values"], dtype=np.float32).reshape(rows.size, dim)
         by_part.setdefault((row["partition"], row["matrix"]), []).append((rows, values))
-        stats[row["partition"]] = (
+        stats[row["partition"]] = TaskStats(
             row["pairs"], row["loss"], row["learning_rate"], row["seconds"], row["read_seconds"]
         )
 
@@ -293,15 +306,7 @@ def _collect_touched(
                 )
         return out
 
-    return gather("input"), gather("output"), RoundStats(stats)
-
-
-@dataclass(frozen=True)
-class RoundStats:
-    """Per partition: (pairs, loss sum, last learning rate, task seconds, of which waiting for
-    pair blocks)."""
-
-    by_partition: dict[int, tuple[int, float, float, float, float]]
+    return gather("input"), gather("output"), stats
 
 
 _ARROW_ROWS_KEY = "spark.sql.execution.arrow.maxRecordsPerBatch"
@@ -338,17 +343,16 @@ def run_round(
     merge_touched(model.w_in, touched_in, cfg.merge, cfg.num_partitions)
     merge_touched(model.w_out, touched_out, cfg.merge, cfg.num_partitions)
     merged = time.perf_counter()
-    parts = stats.by_partition.values()
-    pairs = sum(p[0] for p in parts)
+    tasks = [stats[p] for p in sorted(stats)]
     return RoundResult(
         epoch=info.epoch,
         round=info.round,
-        pairs=pairs,
-        loss=sum(p[1] for p in parts),
-        learning_rate=float(np.mean([p[2] for p in parts])) if parts else 0.0,
+        pairs=sum(t.pairs for t in tasks),
+        loss=sum(t.loss for t in tasks),
+        learning_rate=float(np.mean([t.learning_rate for t in tasks])) if tasks else 0.0,
         seconds=merged - started,
-        task_seconds=[p[3] for p in parts],
-        task_read_seconds=[p[4] for p in parts],
+        task_seconds=[t.seconds for t in tasks],
+        task_read_seconds=[t.read_seconds for t in tasks],
         merge_seconds=merged - merging,
     )
 
