@@ -8,7 +8,8 @@ For every vocabulary size V a corpus over exactly V words is generated
 (:func:`benchmarks.corpus.zipf_corpus`: each word ``min_count`` times plus ``--extra-per-word``
 x V Zipf-drawn tokens); for every ``vector_size`` d the whole pipeline runs in its own process
 (:mod:`benchmarks.systems`) under the memory sampler (:mod:`benchmarks.procmem`). The README
-estimates a training worker at ``32 V d`` bytes and the Python driver at ``(12 + 16 P) V d``;
+estimates a training worker at ``40 V d`` bytes and the Python driver at ``(16 + 16 P) V d``
+plus 512 bytes per word (:func:`w2v_spark.memory.estimate`);
 the table puts the measured peaks above the smallest run's (the fixed cost of Python, Spark and
 the libraries) beside them. A configuration whose estimate does not fit in ``--max-ram`` of this
 machine's memory is skipped and listed as such. The JVM's heap is ``[spark] driver_memory``
@@ -32,6 +33,7 @@ from benchmarks.memory_report import markdown
 from benchmarks.procmem import MB
 from benchmarks.results import environment, load_average, publish
 from w2v_spark.config import load_config
+from w2v_spark.memory import estimate
 
 QUICK = {"vocab": "10000,30000", "dims": "50,100"}
 FULL = {"vocab": "10000,100000,1000000", "dims": "50,100,300"}
@@ -40,8 +42,8 @@ JVM_AND_BASE_BYTES = 5 << 30  # the JVM's heap (driver_memory 4g) and the fixed 
 
 def estimates(vocab: int, dim: int, partitions: int) -> dict[str, float]:
     """The README's estimates in MB: one training worker and the Python driver."""
-    return {"worker_mb": 32 * vocab * dim / MB,
-            "driver_mb": (12 + 16 * partitions) * vocab * dim / MB}
+    est = estimate(vocab, dim, partitions, local=True)
+    return {"worker_mb": est.worker_python / MB, "driver_mb": est.driver_python / MB}
 
 
 def fits(vocab: int, dim: int, partitions: int, ram_bytes: float) -> bool:

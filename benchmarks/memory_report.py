@@ -53,7 +53,7 @@ def markdown(data: dict[str, Any]) -> str:
         "worker, the Python driver and the JVM are each process's own high-water mark; "
         "total is the largest sampled sum over the whole process tree. 'Above base' subtracts "
         "the peak of the run with the smallest V x d (the fixed cost). Estimates (README): "
-        "worker 32·V·d bytes, driver (12 + 16·P)·V·d bytes.",
+        "worker 40·V·d bytes, driver (16 + 16·P)·V·d + 512·V bytes.",
         "",
     ]
     lines += md_table(

@@ -2,10 +2,12 @@
 and the Spark memory settings, checked before training starts.
 
 With ``V`` words and ``d = vector_size`` the model is two ``V x d`` float32 matrices, ``8·V·d``
-bytes; every figure below is an upper bound in units of ``V·d`` (all rows touched):
+bytes; every figure below is an upper bound in units of ``V·d`` (all rows touched), checked
+against the peaks measured with V = 1,000,000 at d = 50 and 100 (benchmarks/RESULTS.md,
+"Memory"):
 
 * a training task's Python worker holds the broadcast model, its own copy and the rows it
-  sends back: ``32·V·d``;
+  sends back: ``40·V·d`` (measured: 39 to 40);
 * the driver JVM holds the broadcast (``8·V·d``) and the rows all ``P`` tasks send back
   (``8·P·V·d``), which Spark also counts against ``spark.driver.maxResultSize``; in local mode
   the tasks' side of the transfer is in the same JVM too (the Arrow batches from the Python
@@ -13,7 +15,8 @@ bytes; every figure below is an upper bound in units of ``V·d`` (all rows touch
   ``(8 + 40·P)·V·d`` is what was measured to be needed: with V = 1,000,000 and d = 50 at P = 2
   a 4g driver ran out of heap while collecting a round and a 6g one finished;
 * the driver's Python process holds the model, the merge buffers and the collected rows:
-  ``(12 + 16·P)·V·d``;
+  ``(16 + 16·P)·V·d``, plus 512 bytes per word for the vocabulary (measured at P = 2:
+  ``47.6·V·d`` and 450 bytes per word);
 * an executor JVM keeps the broadcast model (``8·V·d``).
 """
 
@@ -62,9 +65,9 @@ def estimate(vocab_size: int, vector_size: int, num_partitions: int, local: bool
     ``P = num_partitions``, in local mode or on a cluster."""
     vd = vocab_size * vector_size
     return MemoryEstimate(
-        worker_python=32 * vd,
+        worker_python=40 * vd,
         driver_jvm=(8 + (40 if local else 8) * num_partitions) * vd,
-        driver_python=(12 + 16 * num_partitions) * vd,
+        driver_python=(16 + 16 * num_partitions) * vd + 512 * vocab_size,
         collected=8 * num_partitions * vd,
         executor_jvm=8 * vd,
     )
@@ -105,11 +108,11 @@ def check_model_fits(
     if "spark.executor.pyspark.memory" in settings:
         worker = parse_bytes(settings["spark.executor.pyspark.memory"], "m")
         checks.append(("spark.executor.pyspark.memory", worker, est.worker_python,
-                       "32·V·d bytes in a training task's Python worker"))
+                       "40·V·d bytes in a training task's Python worker"))
     elif not local:
         executor = parse_bytes(settings.get("spark.executor.memory", "1g"), "m")
         checks.append(("spark.executor.memory", executor, est.worker_python,
-                       "32·V·d bytes in a training task's Python worker, which lives beside "
+                       "40·V·d bytes in a training task's Python worker, which lives beside "
                        "the executor and should not need more than its whole heap"))
     for key, limit, needed, what in checks:
         if needed > limit:
