@@ -26,7 +26,7 @@ from typing import Any
 
 from benchmarks.bench_report import derive, markdown
 from benchmarks.corpus import slice_corpus
-from benchmarks.evaluate import SHARED_EVAL, load_table, score
+from benchmarks.evaluate import SHARED_EVAL, load_table, score, write_table
 from benchmarks.gensim_text8 import DEFAULT_CORPUS
 from benchmarks.params import hyperparameters
 from benchmarks.procmem import run_measured
@@ -34,6 +34,8 @@ from benchmarks.results import environment, load_average, publish
 from benchmarks.systems import RESULT, SYSTEMS
 from w2v_spark.config import load_config
 from w2v_spark.errors import ConfigError
+from w2v_spark.formats import write_vectors
+from w2v_spark.similarity import Embeddings
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK_TOKENS = 2_000_000
@@ -62,6 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="keep the runs' tables in this directory (default: a temporary "
                         "directory, removed at the end)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--vectors", type=Path, default=None,
+                   help="keep every system's vectors here, as SYSTEM/embeddings (the table) and "
+                        "SYSTEM/vectors.bin (word2vec binary format), for evaluation by other "
+                        "tools (default: benchmarks/runs/bench, or bench-quick with --quick; "
+                        "none with --no-write)")
     args = p.parse_args(argv)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     bad = sorted(set(systems) - set(SYSTEMS))
@@ -72,7 +79,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.tokens = QUICK_TOKENS if args.quick else 0
     if args.epochs is None and args.quick:
         args.epochs = QUICK_EPOCHS
+    if args.vectors is None and not args.no_write:
+        args.vectors = REPO / "benchmarks" / "runs" / section_name(args.quick)
     return args
+
+
+def section_name(quick: bool) -> str:
+    """The RESULTS.md section (and the default vectors folder) of a full or a quick run."""
+    return "bench-quick" if quick else "bench"
 
 
 def base_overrides(cores: int, epochs: int | None) -> list[str]:
@@ -116,13 +130,37 @@ def measure_system(system: str, corpus: Path, out: Path, cores: int, overrides: 
     return result
 
 
-def run_one(system: str, corpus: Path, work: Path, cores: int, overrides: list[str]
-            ) -> dict[str, Any]:
-    """Run one system (:func:`measure_system`), then score its embeddings table."""
+def keep_vectors(emb: Embeddings, dest: Path) -> Path:
+    """Write ``emb`` to ``dest`` as ``embeddings/`` (the table) and ``vectors.bin`` (word2vec
+    binary format), replacing what a previous run left there; returns the ``vectors.bin`` path.
+
+    The vectors file is written atomically and the table's ``_SUCCESS`` marker last, so
+    neither looks complete before it is.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / "vectors.bin"
+    write_vectors(str(path), emb.words, emb.vectors, "word2vec-bin")
+    write_table(dest / "embeddings", emb)
+    return path
+
+
+def repo_relative(path: Path) -> str:
+    """``path`` relative to the repository when inside it or beside it (as the shared data
+    is), else absolute: how RESULTS.md names files."""
+    return os.path.relpath(path.resolve(), REPO)
+
+
+def run_one(system: str, corpus: Path, work: Path, cores: int, overrides: list[str],
+            vectors: Path | None = None) -> dict[str, Any]:
+    """Run one system (:func:`measure_system`), then score its embeddings table; with
+    ``vectors``, keep them in ``vectors/SYSTEM`` (:func:`keep_vectors`)."""
     print(f"\n== {system} ==", flush=True)
     result = measure_system(system, corpus, work / system, cores, overrides)
     if "error" not in result:
-        result["quality"] = score(load_table(result["embeddings"]))
+        emb = load_table(result["embeddings"])
+        result["quality"] = score(emb)
+        if vectors is not None:
+            result["vectors_file"] = repo_relative(keep_vectors(emb, vectors / system))
     return result
 
 
@@ -135,6 +173,11 @@ def main(argv: list[str] | None = None) -> None:
         cfg = load_config([], overrides)
     except ConfigError as exc:
         raise SystemExit(f"bench: {exc}") from None
+    if args.vectors is not None:
+        # Every system's folder goes, not only this run's systems': all vectors left in the
+        # folder are then this run's, the ones its RESULTS section scores.
+        for system in SYSTEMS:
+            shutil.rmtree(args.vectors / system, ignore_errors=True)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="w2v-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -143,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
             corpus = work / "corpus.txt"
             print(f"slicing the first {args.tokens:,} tokens of {args.corpus}", flush=True)
             slice_corpus(args.corpus, corpus, args.tokens)
-        results = [run_one(s, corpus.resolve(), work, args.cores, overrides)
+        results = [run_one(s, corpus.resolve(), work, args.cores, overrides, args.vectors)
                    for s in args.systems]
     finally:
         if args.workdir is None and not args.keep:
@@ -154,13 +197,13 @@ def main(argv: list[str] | None = None) -> None:
         "corpus": str(args.corpus),
         "corpus_tokens_limit": args.tokens or None,
         "cores": args.cores,
+        "eval_dir": repo_relative(SHARED_EVAL),
         "overrides": overrides,
         "hyperparameters": hyperparameters(cfg),
         "systems": results,
     }
     data["derived"] = derive(results, cfg.train.epochs)
-    section = "bench-quick" if args.quick else "bench"
-    publish(section, data, markdown(data), args.json, not args.no_write)
+    publish(section_name(args.quick), data, markdown(data), args.json, not args.no_write)
 
 
 if __name__ == "__main__":

@@ -146,5 +146,33 @@ def markdown(data: dict[str, Any]) -> str:
             _ratio_rows(data),
         )
         lines.append("")
+    lines += _vectors_lines(data)
     lines += environment_lines(data)
     return "\n".join(lines)
+
+
+#: gensim alone, scoring a kept vectors file on the same sets (its own evaluation code).
+_GENSIM_CHECK = (
+    "python -c 'import sys; from gensim.models import KeyedVectors as K; "
+    "kv = K.load_word2vec_format(sys.argv[1], binary=True); e = sys.argv[2]; "
+    "print(kv.evaluate_word_analogies(e + \"/questions-words.txt\")[0], "
+    "kv.evaluate_word_pairs(e + \"/wordsim353.tsv\")[1][0], "
+    "kv.evaluate_word_pairs(e + \"/EN-MEN-TR-3k.txt\")[1][0])' {vectors} {eval_dir}"
+)
+
+
+def _vectors_lines(data: dict[str, Any]) -> list[str]:
+    """Where the run kept each system's vectors, and a command that scores them with gensim."""
+    kept = [(s["system"], s["vectors_file"]) for s in data["systems"] if s.get("vectors_file")]
+    if not kept:
+        return []
+    files = "; ".join(f"{LABELS.get(name, name)} `{path}`" for name, path in kept)
+    return [
+        f"The vectors of this run, in word2vec binary format (each beside its embeddings "
+        f"table): {files}. gensim's own evaluation reproduces the quality columns from them:",
+        "",
+        "```bash",
+        _GENSIM_CHECK.format(vectors=kept[0][1], eval_dir=data.get("eval_dir", "EVAL_DIR")),
+        "```",
+        "",
+    ]

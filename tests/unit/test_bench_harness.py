@@ -334,3 +334,85 @@ def test_kernel_line_profile_accounts_for_the_pass() -> None:
     # (gathers, products, scatters) are listed beside it
     assert float(call.rsplit("|", 2)[-2].strip().rstrip("%")) > 50.0
     assert any("`sgns_step_shared`" in r and "scatter_add_rows(w_in" in r for r in rows)
+
+
+def _small_embeddings() -> Any:
+    from w2v_spark.similarity import Embeddings
+
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(40)]
+    return Embeddings(words, rng.normal(size=(40, 8)).astype(np.float32), np.arange(40, 0, -1))
+
+
+def test_kept_vectors_read_back_the_same_by_us_and_by_gensim(tmp_path: Path) -> None:
+    from benchmarks.bench import keep_vectors
+    from benchmarks.evaluate import load_table
+    from w2v_spark.formats import read_vectors
+
+    emb = _small_embeddings()
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "ours" / "vectors.bin").write_bytes(b"an older run's file")
+    path = keep_vectors(emb, tmp_path / "ours")
+    assert path == tmp_path / "ours" / "vectors.bin"
+    words, vectors = read_vectors(str(path), "word2vec-bin")
+    assert words == emb.words and np.array_equal(vectors, emb.vectors)
+    table = load_table(tmp_path / "ours" / "embeddings")
+    assert table.words == emb.words and np.array_equal(table.vectors, emb.vectors)
+    keyedvectors = pytest.importorskip("gensim.models.keyedvectors")
+    kv = keyedvectors.KeyedVectors.load_word2vec_format(str(path), binary=True)
+    assert kv.index_to_key == emb.words and np.array_equal(kv.vectors, emb.vectors)
+
+
+def test_bench_markdown_names_the_kept_vectors() -> None:
+    from benchmarks.bench_report import markdown
+
+    data = _bench_data(quick=False)
+    assert "word2vec binary format" not in markdown(data)
+    data["systems"][0]["vectors_file"] = "benchmarks/runs/bench/ours/vectors.bin"
+    data["systems"][1]["vectors_file"] = "benchmarks/runs/bench/gensim/vectors.bin"
+    data["eval_dir"] = "../shared/data/eval"
+    text = markdown(data)
+    assert ("w2v_spark `benchmarks/runs/bench/ours/vectors.bin`; gensim "
+            "`benchmarks/runs/bench/gensim/vectors.bin`.") in text
+    assert "binary=True" in text and "benchmarks/runs/bench/ours/vectors.bin ../shared/data/eval" \
+        in text
+
+
+@pytest.mark.shared_data
+def test_the_gensim_command_of_the_report_scores_kept_vectors_as_we_do(tmp_path: Path) -> None:
+    """The command the bench section prints, run as printed, gives our quality figures."""
+    import shlex
+    import subprocess
+    import sys
+
+    from benchmarks.bench import keep_vectors
+    from benchmarks.bench_report import _GENSIM_CHECK
+    from benchmarks.evaluate import SHARED_EVAL, score
+    from w2v_spark.formats import VectorReader, open_input
+    from w2v_spark.similarity import Embeddings
+
+    pytest.importorskip("gensim")
+    glove = SHARED_EVAL.parent / "vectors" / "glove.6B.50d.word2vec.txt.gz"
+    for path in (glove, SHARED_EVAL / "questions-words.txt"):
+        if not path.exists():
+            pytest.skip(f"shared data is absent: {path} not found")
+    words: list[str] = []
+    parts = []
+    with open_input(str(glove)) as stream:
+        for batch in VectorReader(stream, "word2vec-text", "strict").batches():
+            words.extend(batch.words)
+            parts.append(batch.vectors)
+            if len(words) >= 10_000:
+                break
+    emb = Embeddings(words[:10_000], np.concatenate(parts)[:10_000])
+    path = keep_vectors(emb, tmp_path / "glove")
+    command = _GENSIM_CHECK.format(vectors=path, eval_dir=SHARED_EVAL)
+    argv = shlex.split(command)
+    assert argv[0] == "python"
+    out = subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True,
+                         check=True).stdout.split()
+    ours = score(emb)
+    assert float(out[0]) == pytest.approx(ours["analogy_accuracy"], abs=1e-12)
+    assert float(out[1]) == pytest.approx(ours["ws353_spearman"], abs=1e-6)
+    assert float(out[2]) == pytest.approx(ours["men_spearman"], abs=1e-6)
+    assert 0.2 < ours["analogy_accuracy"] < 0.9
