@@ -133,7 +133,8 @@ def tokenize_lines(lines: DataFrame, cfg: TokenizeConfig, partitions: int) -> Da
         lines: one row per line, with a string or binary column ``value`` (as
             ``spark.read.text`` gives).
         cfg: tokenizer settings.
-        partitions: number of partitions of the result (hashed by sentence, sorted within).
+        partitions: number of partitions of the result (hashed by sentence, sorted within);
+            an input with fewer partitions is spread over this many before tokenizing.
 
     Returns:
         A DataFrame with :data:`~w2v_spark.schemas.TOKENS_SCHEMA`: ``line_id`` numbers lines in
@@ -145,6 +146,10 @@ def tokenize_lines(lines: DataFrame, cfg: TokenizeConfig, partitions: int) -> Da
         F.monotonically_increasing_id().alias("line_id"),
         F.col("value").cast("binary").alias("value"),
     )
+    if lines.rdd.getNumPartitions() < partitions:
+        # A gzip file is one partition however large: spread its lines (numbered above, in
+        # input order) so that the tokenizer runs on every core, not on one.
+        numbered = numbered.repartition(partitions, "line_id")
     body = partial(
         _tokenize_batches,
         pattern=cfg.token_pattern,

@@ -160,3 +160,28 @@ def test_schema_matches_tokens_schema(spark) -> None:
         (f.name, f.dataType) for f in TOKENS_SCHEMA.fields
     ]
     assert frame.rdd.getNumPartitions() == 2
+
+
+def test_a_gzip_input_is_tokenized_on_several_partitions_in_line_order(
+    spark, tmp_path: Path
+) -> None:
+    """One gzip file is one input partition: its lines are spread before the tokenizer runs,
+    and the sentences come out in the order of the lines, as from the plain file."""
+    import gzip
+
+    texts = [" ".join(_words(3 + i % 7, offset=i)) for i in range(500)]
+    plain = tmp_path / "corpus.txt"
+    plain.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    packed = tmp_path / "corpus.txt.gz"
+    with gzip.open(packed, "wt", encoding="utf-8") as out:
+        out.write("\n".join(texts) + "\n")
+    lines = spark.read.text(str(packed))
+    assert lines.rdd.getNumPartitions() == 1
+    frame = tokenize_lines(lines, TokenizeConfig(), 4)
+    plan = frame._jdf.queryExecution().executedPlan().toString()
+    below_tokenizer = plan[plan.index("MapInArrow"):]
+    assert "Exchange hashpartitioning(line_id" in below_tokenizer
+    from_gzip = [s[2] for s in _sentences(frame)]
+    from_plain = [s[2] for s in _sentences(tokenize_lines(spark.read.text(str(plain)),
+                                                          TokenizeConfig(), 4))]
+    assert from_gzip == from_plain == [t.split() for t in texts]
