@@ -82,7 +82,7 @@ from w2v_spark.schemas import (
 )
 from w2v_spark.session import sql_conf
 from w2v_spark.similarity import Embeddings
-from w2v_spark.tokenize import corpus_stats, tokenize_lines
+from w2v_spark.tokenize import corpus_stats, should_spread, tokenize_lines
 from w2v_spark.train import (
     Model,
     RoundInfo,
@@ -307,8 +307,9 @@ def tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, output: st
         raise EmptyCorpusError(f"the input {input_path} is empty: it has no lines")
     partitions = max(2 * cfg.train.num_partitions, 2)
     with _split_conf(spark):
-        _write(tokenize_lines(spark.read.text(input_path), cfg.tokenize, partitions),
-               paths.table(TOKENS))
+        lines = spark.read.text(input_path)
+        spread = should_spread(lines, stats.lines, partitions)
+        _write(tokenize_lines(lines, cfg.tokenize, partitions, spread), paths.table(TOKENS))
     tokens = storage.read_table(spark, paths.table(TOKENS), "tokens", TOKENS_SCHEMA)
     summary = tokens.select(
         F.count(F.lit(1)).alias("sentences"),

@@ -10,7 +10,13 @@ import pytest
 
 from w2v_spark.config import TokenizeConfig
 from w2v_spark.schemas import TOKENS_SCHEMA
-from w2v_spark.tokenize import _PIECE_CHARS, CorpusStats, corpus_stats, tokenize_lines
+from w2v_spark.tokenize import (
+    _PIECE_CHARS,
+    CorpusStats,
+    corpus_stats,
+    should_spread,
+    tokenize_lines,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -177,7 +183,8 @@ def test_a_gzip_input_is_tokenized_on_several_partitions_in_line_order(
         out.write("\n".join(texts) + "\n")
     lines = spark.read.text(str(packed))
     assert lines.rdd.getNumPartitions() == 1
-    frame = tokenize_lines(lines, TokenizeConfig(), 4)
+    assert should_spread(lines, 500, 4)
+    frame = tokenize_lines(lines, TokenizeConfig(), 4, spread=True)
     plan = frame._jdf.queryExecution().executedPlan().toString()
     below_tokenizer = plan[plan.index("MapInArrow"):]
     assert "Exchange hashpartitioning(line_id" in below_tokenizer
@@ -185,3 +192,20 @@ def test_a_gzip_input_is_tokenized_on_several_partitions_in_line_order(
     from_plain = [s[2] for s in _sentences(tokenize_lines(spark.read.text(str(plain)),
                                                           TokenizeConfig(), 4))]
     assert from_gzip == from_plain == [t.split() for t in texts]
+
+
+def test_spreading_is_for_inputs_of_few_partitions_and_many_lines(spark, tmp_path: Path) -> None:
+    import gzip
+
+    packed = tmp_path / "one.txt.gz"
+    with gzip.open(packed, "wt", encoding="utf-8") as out:
+        out.write("a single long line\n")
+    one_partition = spark.read.text(str(packed))
+    assert should_spread(one_partition, 256, 4)
+    assert not should_spread(one_partition, 255, 4)  # too few lines to share out
+    assert not should_spread(one_partition, 1, 4)  # a single-line corpus such as text8
+    many = _lines(spark, [f"line {i}" for i in range(1000)]).repartition(4)
+    assert not should_spread(many, 1000, 4)  # already on every core
+    plan = tokenize_lines(one_partition, TokenizeConfig(), 4)._jdf.queryExecution()
+    below_tokenizer = plan.executedPlan().toString().split("MapInArrow", 1)[1]
+    assert "Exchange" not in below_tokenizer
