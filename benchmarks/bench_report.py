@@ -151,11 +151,13 @@ def markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-#: gensim alone, scoring a kept vectors file on the same sets (its own evaluation code).
+#: gensim alone, scoring a kept vectors file on the same sets (its own evaluation code). The
+#: analogies are restricted to the 30,000 most frequent words, as in
+#: :func:`benchmarks.evaluate.score` and word2vec's own evaluation (gensim's default: 300,000).
 _GENSIM_CHECK = (
     "python -c 'import sys; from gensim.models import KeyedVectors as K; "
     "kv = K.load_word2vec_format(sys.argv[1], binary=True); e = sys.argv[2]; "
-    "print(kv.evaluate_word_analogies(e + \"/questions-words.txt\")[0], "
+    "print(kv.evaluate_word_analogies(e + \"/questions-words.txt\", restrict_vocab=30000)[0], "
     "kv.evaluate_word_pairs(e + \"/wordsim353.tsv\")[1][0], "
     "kv.evaluate_word_pairs(e + \"/EN-MEN-TR-3k.txt\")[1][0])' {vectors} {eval_dir}"
 )
