@@ -134,10 +134,11 @@ def keep_vectors(emb: Embeddings, dest: Path) -> Path:
     """Write ``emb`` to ``dest`` as ``embeddings/`` (the table) and ``vectors.bin`` (word2vec
     binary format), replacing what a previous run left there; returns the ``vectors.bin`` path.
 
-    The vectors file is written atomically and the table's ``_SUCCESS`` marker last, so
-    neither looks complete before it is.
+    The vectors file is written atomically, and the table is removed first and gets its
+    ``_SUCCESS`` marker last, so neither looks complete before it is.
     """
     dest.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(dest / "embeddings", ignore_errors=True)
     path = dest / "vectors.bin"
     write_vectors(str(path), emb.words, emb.vectors, "word2vec-bin")
     write_table(dest / "embeddings", emb)

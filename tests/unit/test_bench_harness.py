@@ -352,10 +352,13 @@ def test_kept_vectors_read_back_the_same_by_us_and_by_gensim(tmp_path: Path) -> 
     emb = _small_embeddings()
     (tmp_path / "ours").mkdir()
     (tmp_path / "ours" / "vectors.bin").write_bytes(b"an older run's file")
+    (tmp_path / "ours" / "embeddings").mkdir()
+    (tmp_path / "ours" / "embeddings" / "part-00001.parquet").write_bytes(b"an older part")
     path = keep_vectors(emb, tmp_path / "ours")
     assert path == tmp_path / "ours" / "vectors.bin"
     words, vectors = read_vectors(str(path), "word2vec-bin")
     assert words == emb.words and np.array_equal(vectors, emb.vectors)
+    assert not (tmp_path / "ours" / "embeddings" / "part-00001.parquet").exists()
     table = load_table(tmp_path / "ours" / "embeddings")
     assert table.words == emb.words and np.array_equal(table.vectors, emb.vectors)
     keyedvectors = pytest.importorskip("gensim.models.keyedvectors")
