@@ -396,7 +396,9 @@ def test_the_gensim_command_of_the_report_scores_kept_vectors_as_we_do(tmp_path:
 
     pytest.importorskip("gensim")
     glove = SHARED_EVAL.parent / "vectors" / "glove.6B.50d.word2vec.txt.gz"
-    for path in (glove, SHARED_EVAL / "questions-words.txt"):
+    needed = [glove] + [SHARED_EVAL / name for name in
+                        ("questions-words.txt", "wordsim353.tsv", "EN-MEN-TR-3k.txt")]
+    for path in needed:
         if not path.exists():
             pytest.skip(f"shared data is absent: {path} not found")
     words: list[str] = []
