@@ -92,7 +92,7 @@ from w2v_spark.train import (
     run_round,
     write_checkpoint,
 )
-from w2v_spark.vocab import check_vocab, count_vocab
+from w2v_spark.vocab import check_vocab, counted_vocab
 
 MANIFEST = "run.json"
 
@@ -348,9 +348,9 @@ def vocab_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
         return recorded
     tokens = storage.read_table(spark, paths.table(TOKENS), "tokens", TOKENS_SCHEMA)
     _prepare_table(spark, paths.table(VOCAB), overwrite or resume)
-    vocab = count_vocab(tokens, cfg.vocab)
-    size = check_vocab(tokens, vocab, cfg.vocab)
-    _write(vocab.coalesce(1), paths.table(VOCAB))
+    with counted_vocab(tokens, cfg.vocab) as vocab:
+        size = check_vocab(tokens, vocab, cfg.vocab)
+        _write(vocab.coalesce(1), paths.table(VOCAB))
     written = storage.read_table(spark, paths.table(VOCAB), "vocab", VOCAB_SCHEMA)
     total = written.select(F.sum("count")).first()
     facts = {

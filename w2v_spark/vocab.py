@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -20,9 +23,9 @@ def count_vocab(tokens: DataFrame, cfg: VocabConfig) -> DataFrame:
     tokens longer than ``[tokenize] max_token_length`` are not words).
 
     Ids run from 0 by descending count, ties broken by the word, so the same tokens give the
-    same table. Runs one Spark job (the number of words of each count) and caches the counts
-    (V rows) so that writing the result does not count the tokens again. With
-    ``max_vocab_size > 0`` only that many of the most frequent words remain.
+    same table. Runs one Spark job (the number of words of each count); evaluating the result
+    counts the tokens again. :func:`counted_vocab` caches the counts for the time of a block
+    instead. With ``max_vocab_size > 0`` only that many of the most frequent words remain.
 
     Args:
         tokens: the tokens table (a ``tokens`` array<string> column).
@@ -31,12 +34,33 @@ def count_vocab(tokens: DataFrame, cfg: VocabConfig) -> DataFrame:
     Returns:
         A DataFrame with :data:`~w2v_spark.schemas.VOCAB_SCHEMA`, ordered by ``word_id``.
     """
-    counts = (
+    return _numbered(_counts(tokens, cfg), cfg)
+
+
+@contextmanager
+def counted_vocab(tokens: DataFrame, cfg: VocabConfig) -> Iterator[DataFrame]:
+    """:func:`count_vocab` with the counts (V rows) cached while the block runs, so that
+    numbering the words and writing the table count the tokens once; the cache is released
+    when the block ends, also on an error, and takes no memory from the later stages."""
+    counts = _counts(tokens, cfg).cache()
+    try:
+        yield _numbered(counts, cfg)
+    finally:
+        counts.unpersist()
+
+
+def _counts(tokens: DataFrame, cfg: VocabConfig) -> DataFrame:
+    """(word, count) of the words with at least ``min_count`` occurrences."""
+    return (
         _words(tokens)
         .groupBy("word")
         .agg(F.count(F.lit(1)).cast("long").alias("count"))
         .where(F.col("count") >= cfg.min_count)
-    ).cache()
+    )
+
+
+def _numbered(counts: DataFrame, cfg: VocabConfig) -> DataFrame:
+    """The (word, count) rows with their ids, as :func:`count_vocab` describes."""
     # A word's id is the number of words with a higher count plus its rank by word among the
     # words of its own count: the first from the few distinct counts (a running sum on the
     # driver), the second from a window per count, so no window holds the whole vocabulary
@@ -46,7 +70,7 @@ def count_vocab(tokens: DataFrame, cfg: VocabConfig) -> DataFrame:
     for row in sorted(per_count, key=lambda r: -int(r["count"])):
         offsets.append((int(row["count"]), before))
         before += int(row["words"])
-    offset_table = tokens.sparkSession.createDataFrame(offsets, "count long, before long")
+    offset_table = counts.sparkSession.createDataFrame(offsets, "count long, before long")
     by_word = Window.partitionBy("count").orderBy(F.col("word").asc())
     ranked = counts.join(F.broadcast(offset_table), "count").withColumn(
         "word_id", (F.col("before") + F.row_number().over(by_word) - 1).cast("int")

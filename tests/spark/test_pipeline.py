@@ -322,6 +322,18 @@ def test_nothing_left_after_min_count(spark, small_corpus: Path, tmp_path: Path)
     assert not (tmp_path / "out" / "vocab" / SUCCESS_MARKER).exists()
 
 
+def test_vocab_stage_keeps_nothing_cached(spark, small_cfg: Config, small_corpus: Path,
+                                          tmp_path: Path) -> None:
+    """The counts cached while the vocab stage runs take no memory from the later stages."""
+    out = str(tmp_path / "out")
+    tokenize_stage(spark, small_cfg, str(small_corpus), out)
+    persisted = spark.sparkContext._jsc.getPersistentRDDs
+    before = int(persisted().size())
+    facts = vocab_stage(spark, small_cfg, out)
+    assert facts["words"] > 0
+    assert int(persisted().size()) == before
+
+
 def test_nonempty_output_needs_overwrite(spark, small_cfg: Config, small_corpus: Path,
                                          tmp_path: Path) -> None:
     out = tmp_path / "out"

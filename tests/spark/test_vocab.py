@@ -9,7 +9,7 @@ from chispa import assert_df_equality
 from w2v_spark.config import VocabConfig
 from w2v_spark.errors import EmptyCorpusError, EmptyVocabularyError
 from w2v_spark.schemas import TOKENS_SCHEMA, VOCAB_SCHEMA
-from w2v_spark.vocab import check_vocab, count_vocab
+from w2v_spark.vocab import check_vocab, count_vocab, counted_vocab
 
 pytestmark = pytest.mark.spark
 
@@ -106,3 +106,26 @@ def test_ids_match_a_sort_of_many_tied_counts_without_one_global_window(spark) -
     ]
     plan = result._jdf.queryExecution().executedPlan().toString()
     assert "SinglePartition" not in plan
+
+
+def _persisted_rdds(spark) -> int:
+    """How many RDDs the session holds in storage (a cached DataFrame, once computed)."""
+    return int(spark.sparkContext._jsc.getPersistentRDDs().size())
+
+
+def test_counted_vocab_caches_the_counts_only_inside_its_block(spark, tokens) -> None:
+    cfg = VocabConfig(min_count=2)
+    before = _persisted_rdds(spark)
+    with counted_vocab(tokens, cfg) as vocab:
+        assert_df_equality(vocab, count_vocab(tokens, cfg), ignore_nullable=True)
+        assert _persisted_rdds(spark) == before + 1
+    assert _persisted_rdds(spark) == before
+
+
+def test_counted_vocab_releases_the_cache_on_an_error(spark, tokens) -> None:
+    before = _persisted_rdds(spark)
+    with pytest.raises(EmptyVocabularyError), counted_vocab(
+        tokens, VocabConfig(min_count=50)
+    ) as vocab:
+        check_vocab(tokens, vocab, VocabConfig(min_count=50))
+    assert _persisted_rdds(spark) == before
