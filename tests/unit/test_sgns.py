@@ -273,6 +273,30 @@ def test_shared_step_equals_per_pair_step_with_the_same_negatives() -> None:
     np.testing.assert_allclose(w_out, per_out, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("shared", [0, 12])
+def test_step_without_loss_makes_the_same_update(shared: int) -> None:
+    rng = np.random.default_rng(16)
+    vocab, dim, batch = 60, 16, 300
+    w_in = rng.normal(0.0, 0.3, size=(vocab, dim)).astype(np.float32)
+    w_out = rng.normal(0.0, 0.3, size=(vocab, dim)).astype(np.float32)
+    centers, contexts, negatives = _shared_batch(rng, vocab, batch, shared or 5)
+    if not shared:
+        negatives = rng.integers(0, vocab, size=(batch, 5))
+    updated = []
+    for compute_loss in (True, False):
+        new_in, new_out = w_in.copy(), w_out.copy()
+        if shared:
+            loss = sgns_step_shared(new_in, new_out, centers, contexts, negatives, 0.05, 0.4,
+                                    compute_loss)
+        else:
+            loss = sgns_step(new_in, new_out, centers, contexts, negatives, 0.05, compute_loss)
+        assert (loss > 0) if compute_loss else (loss == 0.0)
+        updated.append((new_in, new_out))
+    np.testing.assert_array_equal(updated[0][0], updated[1][0])
+    np.testing.assert_array_equal(updated[0][1], updated[1][1])
+    assert not np.array_equal(updated[0][1], w_out)
+
+
 def test_shared_step_weight_scales_only_the_negative_push() -> None:
     rng = np.random.default_rng(14)
     vocab, dim, batch, shared = 30, 8, 40, 6
