@@ -39,7 +39,7 @@ from w2v_spark.core import scatter, sgns
 from w2v_spark.core.pairs import epoch_pairs
 from w2v_spark.core.sampling import NegativeSampler, keep_probabilities
 from w2v_spark.core.training import LearningRate, SliceTrainer
-from w2v_spark.train import Model
+from w2v_spark.train import LOSS_EVERY, Model
 
 DEFAULT_CORPUS = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text"
@@ -88,6 +88,7 @@ def kernel_rate(data: Slice, dim: int, batch: int, shared: int, shuffle: int = 0
     trainer = SliceTrainer(
         model.w_in, model.w_out, NegativeSampler(data.counts, 0.75), np.random.default_rng(1),
         LearningRate(0.025, 0.0001, data.inputs.size), 5, batch, 0.0, 1.0, shared, shuffle,
+        loss_every=LOSS_EVERY,  # as a training task computes it
     )
     started = time.perf_counter()
     trainer.train_all([(data.inputs, data.outputs)])

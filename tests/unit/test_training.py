@@ -11,7 +11,7 @@ import pytest
 
 from w2v_spark.core import training
 from w2v_spark.core.sampling import NegativeSampler
-from w2v_spark.core.sgns import sgns_step
+from w2v_spark.core.sgns import sgns_step, sgns_step_shared
 from w2v_spark.core.training import LearningRate, SliceTrainer
 
 VOCAB, DIM = 40, 8
@@ -157,7 +157,7 @@ def test_unshuffled_chunks_are_whole_minibatches_in_order(
 
 
 def test_touched_rows_are_exactly_the_words_used() -> None:
-    centers, contexts = _pairs(4, 70)
+    centers, contexts = _pairs(4, 40)
     trainer = _trainer(5, batch_size=16)
     rng_copy = copy.deepcopy(trainer.rng)
     w_in0, w_out0 = trainer.w_in.copy(), trainer.w_out.copy()
@@ -165,12 +165,11 @@ def test_touched_rows_are_exactly_the_words_used() -> None:
 
     expected_in = np.zeros(VOCAB, dtype=bool)
     expected_out = np.zeros(VOCAB, dtype=bool)
+    negatives = trainer.sampler.sample(rng_copy, (centers.size, 3))
     for start in range(0, centers.size, 16):
-        c = centers[start : start + 16]
-        negatives = trainer.sampler.sample(rng_copy, (c.size, 3))
-        expected_in[c] = True
+        expected_in[centers[start : start + 16]] = True
         expected_out[contexts[start : start + 16]] = True
-        expected_out[negatives] = True
+        expected_out[negatives[start : start + 16]] = True
     np.testing.assert_array_equal(trainer.touched_in, expected_in)
     np.testing.assert_array_equal(trainer.touched_out, expected_out)
     assert expected_in.sum() < VOCAB and expected_out.sum() < VOCAB
@@ -197,11 +196,11 @@ def test_learning_rate_of_each_minibatch() -> None:
     assert trainer.last_lr == pytest.approx(0.025 - 0.0249 * 190.0 / 400.0)
     assert trainer.pairs_done == 35
 
+    negatives = trainer.sampler.sample(rng_copy, (35, 3))  # all minibatches' at once
     for done in (0, 10, 20, 30):
-        negatives = trainer.sampler.sample(rng_copy, (min(10, 35 - done), 3))
         lr = schedule.at(start + done * scale)
         sgns_step(w_in, w_out, centers[done : done + 10], contexts[done : done + 10],
-                  negatives, lr)
+                  negatives[done : done + 10], lr)
     np.testing.assert_array_equal(trainer.w_in, w_in)
     np.testing.assert_array_equal(trainer.w_out, w_out)
 
@@ -215,3 +214,38 @@ def test_loss_sum_accumulates_step_losses() -> None:
     expected = sgns_step(w_in, w_out, centers, contexts, negatives, trainer.schedule.at(0))
     trainer.train(centers, contexts)
     assert trainer.loss_sum == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("shared", [0, 4])
+def test_loss_is_measured_on_every_nth_minibatch_and_scaled(shared: int) -> None:
+    centers, contexts = _pairs(13, 100)  # minibatches of 16: six full and one of 4
+    exact = dataclasses.replace(_trainer(14), shared_negatives=shared)
+    sampled = dataclasses.replace(_trainer(14), shared_negatives=shared, loss_every=3)
+    rng_copy = copy.deepcopy(exact.rng)
+    w_in, w_out = exact.w_in.copy(), exact.w_out.copy()
+    exact.train(centers, contexts)
+    sampled.train(centers, contexts)
+
+    np.testing.assert_array_equal(sampled.w_in, exact.w_in)  # the loss changes nothing
+    np.testing.assert_array_equal(sampled.w_out, exact.w_out)
+    shape = (7, shared) if shared else (100, 3)
+    negatives = exact.sampler.sample(rng_copy, shape)
+    losses = []
+    for i, start in enumerate(range(0, 100, 16)):
+        lr = exact.schedule.at(start)
+        c, o = centers[start : start + 16], contexts[start : start + 16]
+        if shared:
+            loss = sgns_step_shared(w_in, w_out, c, o, negatives[i], lr, 3 / shared)
+        else:
+            loss = sgns_step(w_in, w_out, c, o, negatives[start : start + 16], lr)
+        losses.append(loss)
+    np.testing.assert_array_equal(exact.w_in, w_in)
+    assert exact.loss_sum == pytest.approx(sum(losses), rel=1e-12)
+    measured = losses[0] + losses[3] + losses[6]  # minibatches 0, 3 and 6 (16 + 16 + 4 pairs)
+    assert sampled.loss_pairs == 36 and sampled.pairs_done == 100
+    assert sampled.loss_sum == pytest.approx(measured * 100 / 36, rel=1e-12)
+    assert sampled.loss_sum != pytest.approx(exact.loss_sum, rel=1e-6)
+
+
+def test_loss_of_an_untrained_trainer_is_zero() -> None:
+    assert _trainer(15).loss_sum == 0.0
