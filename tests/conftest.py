@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +36,13 @@ def spark() -> Iterator[object]:
     )
     yield session
     session.stop()
+
+
+@pytest.fixture
+def persisted_rdds(spark) -> Callable[[], int]:
+    """A function that counts the RDDs the session holds in storage (a cached DataFrame, once
+    computed): a test compares the count before and after the code it checks."""
+    return lambda: int(spark.sparkContext._jsc.getPersistentRDDs().size())
 
 
 @pytest.fixture(scope="session")

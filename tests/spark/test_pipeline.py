@@ -323,15 +323,14 @@ def test_nothing_left_after_min_count(spark, small_corpus: Path, tmp_path: Path)
 
 
 def test_vocab_stage_keeps_nothing_cached(spark, small_cfg: Config, small_corpus: Path,
-                                          tmp_path: Path) -> None:
+                                          tmp_path: Path, persisted_rdds) -> None:
     """The counts cached while the vocab stage runs take no memory from the later stages."""
     out = str(tmp_path / "out")
     tokenize_stage(spark, small_cfg, str(small_corpus), out)
-    persisted = spark.sparkContext._jsc.getPersistentRDDs
-    before = int(persisted().size())
+    before = persisted_rdds()
     facts = vocab_stage(spark, small_cfg, out)
     assert facts["words"] > 0
-    assert int(persisted().size()) == before
+    assert persisted_rdds() == before
 
 
 def test_nonempty_output_needs_overwrite(spark, small_cfg: Config, small_corpus: Path,

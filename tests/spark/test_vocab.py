@@ -108,24 +108,19 @@ def test_ids_match_a_sort_of_many_tied_counts_without_one_global_window(spark) -
     assert "SinglePartition" not in plan
 
 
-def _persisted_rdds(spark) -> int:
-    """How many RDDs the session holds in storage (a cached DataFrame, once computed)."""
-    return int(spark.sparkContext._jsc.getPersistentRDDs().size())
-
-
-def test_counted_vocab_caches_the_counts_only_inside_its_block(spark, tokens) -> None:
+def test_counted_vocab_caches_the_counts_only_inside_its_block(tokens, persisted_rdds) -> None:
     cfg = VocabConfig(min_count=2)
-    before = _persisted_rdds(spark)
+    before = persisted_rdds()
     with counted_vocab(tokens, cfg) as vocab:
         assert_df_equality(vocab, count_vocab(tokens, cfg), ignore_nullable=True)
-        assert _persisted_rdds(spark) == before + 1
-    assert _persisted_rdds(spark) == before
+        assert persisted_rdds() == before + 1
+    assert persisted_rdds() == before
 
 
-def test_counted_vocab_releases_the_cache_on_an_error(spark, tokens) -> None:
-    before = _persisted_rdds(spark)
+def test_counted_vocab_releases_the_cache_on_an_error(tokens, persisted_rdds) -> None:
+    before = persisted_rdds()
     with pytest.raises(EmptyVocabularyError), counted_vocab(
         tokens, VocabConfig(min_count=50)
     ) as vocab:
         check_vocab(tokens, vocab, VocabConfig(min_count=50))
-    assert _persisted_rdds(spark) == before
+    assert persisted_rdds() == before
