@@ -68,7 +68,7 @@ def sgns_step(
         centers, contexts: (B,) int word ids.
         negatives: (B, k) int word ids.
         lr: learning rate of this step.
-        compute_loss: whether to compute the loss (it costs about a tenth of the step).
+        compute_loss: whether to compute the loss (a log and a sum over the (B, k+1) sigmoids).
 
     Returns:
         The minibatch loss before the update, summed over its B pairs; 0.0 without
