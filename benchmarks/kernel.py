@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.kernel [--corpus PATH] [--tokens 2000000] [--dims 100 300]
     .venv/bin/python -m benchmarks.kernel --profile 256:32   # where one variant's time goes
-    .venv/bin/python -m benchmarks.kernel --lines 512:64     # the same, line by line
+    .venv/bin/python -m benchmarks.kernel --lines 512:16:8   # the same, line by line
 
 Both train one epoch of skip-gram with negative sampling on the same corpus slice (the first
 ``--tokens`` tokens, cut into 10,000-token sentences), with the same vocabulary (min_count 5),
@@ -10,7 +10,7 @@ window 5, sample 1e-3 and 5 negatives, on one thread:
 
 - the kernel: the pairs of that epoch are generated first by the project's pair generator
   (not timed), then :class:`SliceTrainer` trains on them (timed: negative sampling and updates)
-  for each ``batch_size:shared_negatives`` variant;
+  for each ``batch_size:shared_negatives[:negative_groups]`` variant;
 - gensim: ``Word2Vec(sg=1, workers=1)`` trains one epoch on the same sentences (timed: its
   ``train`` call, which generates its pairs on the fly). Its pairs/s is the number of pairs the
   same window and subsampling produce (the kernel's count) over its training time.
@@ -81,13 +81,25 @@ class Slice:
         self.outputs = pairs.center.astype(np.int32)
 
 
-def kernel_rate(data: Slice, dim: int, batch: int, shared: int, shuffle: int = 0) -> float:
+def parse_variant(variant: str) -> tuple[int, int, int]:
+    """``B:K`` or ``B:K:G`` as (batch_size, shared_negatives, negative_groups); G defaults
+    to 1."""
+    parts = [int(x) for x in variant.split(":")]
+    if len(parts) not in (2, 3):
+        raise SystemExit(f"a variant is batch_size:shared_negatives[:negative_groups], got "
+                         f"{variant!r}")
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else 1
+
+
+def kernel_rate(data: Slice, dim: int, variant: str, shuffle: int = 0) -> float:
     """Pairs per second of one pass of :class:`SliceTrainer` over the slice's pairs, in table
     order or (``shuffle`` > 0) shuffled within windows of that many pairs as in training."""
+    batch, shared, groups = parse_variant(variant)
     model = Model.initial(data.counts.size, dim, 1)
     trainer = SliceTrainer(
         model.w_in, model.w_out, NegativeSampler(data.counts, 0.75), np.random.default_rng(1),
-        LearningRate(0.025, 0.0001, data.inputs.size), 5, batch, 0.0, 1.0, shared, shuffle,
+        LearningRate(0.025, 0.0001, data.inputs.size), 5, batch, 0.0, 1.0, shared,
+        negative_groups=groups, shuffle_window=shuffle,
         loss_every=LOSS_EVERY,  # as a training task computes it
     )
     started = time.perf_counter()
@@ -111,12 +123,11 @@ def gensim_seconds(data: Slice, dim: int) -> float | None:
 
 def profile(data: Slice, dim: int, variant: str) -> None:
     """Print the functions that take the time of one kernel pass (cProfile, own time)."""
-    batch, shared = (int(x) for x in variant.split(":"))
     profiler = cProfile.Profile()
-    profiler.runcall(kernel_rate, data, dim, batch, shared)
+    profiler.runcall(kernel_rate, data, dim, variant)
     stats = pstats.Stats(profiler)
     total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
-    print(f"| function (vector_size {dim}, batch {batch}, shared {shared}) | own time | share |")
+    print(f"| function (vector_size {dim}, variant {variant}) | own time | share |")
     print("|---|---|---|")
     rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])  # type: ignore[attr-defined]
     for (filename, line, name), row in rows[:12]:
@@ -126,8 +137,9 @@ def profile(data: Slice, dim: int, variant: str) -> None:
 
 #: What ``--lines`` times line by line: the minibatch loop and everything it calls per batch.
 LINE_PROFILED = (
-    SliceTrainer.train, sgns.sgns_step_shared, sgns.sgns_step, sgns._sigmoid, sgns._shared_loss,
-    sgns._batch_loss, scatter.scatter_add_rows, scatter._run_sums, NegativeSampler.sample,
+    SliceTrainer.train, sgns.StepPlans.build, sgns.sgns_step_shared, sgns.sgns_step,
+    sgns._sigmoid, sgns._shared_loss, sgns._batch_loss, scatter.ScatterPlan.build,
+    scatter.ScatterPlan.add, scatter._run_sums, NegativeSampler.sample,
 )
 
 
@@ -136,14 +148,15 @@ def line_profile(data: Slice, dim: int, variant: str, shuffle: int) -> list[str]
     the pass (line_profiler; the pass runs slower under it, the shares are what it shows)."""
     from line_profiler import LineProfiler
 
-    batch, shared = (int(x) for x in variant.split(":"))
+    batch, shared, groups = parse_variant(variant)
     profiler = LineProfiler(*LINE_PROFILED)
     started = time.perf_counter()
-    profiler.runcall(kernel_rate, data, dim, batch, shared, shuffle)
+    profiler.runcall(kernel_rate, data, dim, variant, shuffle)
     elapsed = time.perf_counter() - started
     stats = profiler.get_stats()
     out = [f"Under the line profiler the pass took {elapsed:.1f} s (vector_size {dim}, batch "
-           f"{batch}, shared negatives {shared}, shuffle window {shuffle:,}). Lines with at "
+           f"{batch}, shared negatives {shared} in {groups} groups, shuffle window "
+           f"{shuffle:,}). Lines with at "
            "least 0.5% of the pass, by function in call order; a line that calls another "
            "function listed here includes that function's time.", "",
            "| line | code | hits | seconds | share of the pass |", "|---|---|---|---|---|"]
@@ -169,11 +182,11 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--tokens", type=int, default=2_000_000)
     parser.add_argument("--dims", type=int, nargs="+", default=[100, 300])
-    parser.add_argument("--variants", nargs="+", default=["128:0", "256:32", "1024:64"],
-                        help="batch_size:shared_negatives pairs to time")
-    parser.add_argument("--profile", metavar="B:K",
+    parser.add_argument("--variants", nargs="+", default=["128:0", "512:64", "512:16:8"],
+                        help="batch_size:shared_negatives[:negative_groups] to time")
+    parser.add_argument("--profile", metavar="B:K[:G]",
                         help="only profile this variant at the first --dims size")
-    parser.add_argument("--lines", metavar="B:K",
+    parser.add_argument("--lines", metavar="B:K[:G]",
                         help="only profile this variant line by line at the first --dims size")
     parser.add_argument("--shuffle", type=int, default=0,
                         help="shuffle the pairs within windows of this many (training's "
@@ -197,11 +210,12 @@ def main() -> None:
         if gensim_rate:
             print(f"| {dim} | gensim sg=1 workers=1 | {gensim_rate:,.0f} | 1.00 |", flush=True)
         for variant in args.variants:
-            batch, shared = (int(x) for x in variant.split(":"))
-            rate = kernel_rate(data, dim, batch, shared, args.shuffle)
+            batch, shared, groups = parse_variant(variant)
+            rate = kernel_rate(data, dim, variant, args.shuffle)
             ratio = f"{rate / gensim_rate:.2f}" if gensim_rate else "-"
-            print(f"| {dim} | kernel batch {batch}, shared negatives {shared} | {rate:,.0f} "
-                  f"| {ratio} |", flush=True)
+            in_groups = f" in {groups} groups" if groups > 1 else ""
+            print(f"| {dim} | kernel batch {batch}, shared negatives {shared}{in_groups} | "
+                  f"{rate:,.0f} | {ratio} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -170,8 +170,9 @@ class TrainConfig:
     ``syncs_per_epoch`` rounds; after every round the partitions' models are merged
     (``merge``: ``mean`` change over all partitions, each partition training at
     ``num_partitions`` times the learning rate; ``sum`` of the changes; or ``average`` of the
-    touched rows). With ``shared_negatives = K > 0`` the pairs of a minibatch share K negative
-    draws, each weighted ``negative / K``; 0 draws ``negative`` per pair. A task trains its
+    touched rows). With ``shared_negatives = K > 0`` the pairs of a minibatch are cut into
+    ``negative_groups`` groups, each sharing K negative draws weighted ``negative / K``; 0 draws
+    ``negative`` per pair. A task trains its
     pairs in a random order within consecutive windows of ``shuffle_window`` pairs (0 = in the
     order they were formed, sentence by sentence).
     """
@@ -187,6 +188,7 @@ class TrainConfig:
     syncs_per_epoch: int = 4
     batch_size: int = 512
     shared_negatives: int = 64
+    negative_groups: int = 1
     shuffle_window: int = 1_000_000
     merge: str = "mean"
     keep_checkpoints: int = 0
@@ -217,6 +219,10 @@ class TrainConfig:
         _check(
             self.shared_negatives >= 0, "train", "shared_negatives",
             "must be >= 0 (0 = negative draws per pair)", self.shared_negatives,
+        )
+        _check(
+            1 <= self.negative_groups <= self.batch_size, "train", "negative_groups",
+            f"must be in [1, batch_size={self.batch_size}]", self.negative_groups,
         )
         _check(
             self.shuffle_window >= 0, "train", "shuffle_window",

@@ -619,8 +619,9 @@ def _check_diverged(result: RoundResult, model: Model, tcfg: TrainConfig) -> Non
             f"per pair is {result.mean_loss:.3g} (it starts at {start_loss:.3g})"
             f"{'' if finite else ' and the model has non-finite values'}; lower "
             f"train.alpha (now {tcfg.alpha}) or train.batch_size (now {tcfg.batch_size}), or "
-            f"raise train.shared_negatives (now {tcfg.shared_negatives}; 0 draws negatives "
-            "per pair, the most stable)"
+            f"raise train.negative_groups (now {tcfg.negative_groups}) or "
+            f"train.shared_negatives (now {tcfg.shared_negatives}; 0 draws negatives per pair, "
+            "the most stable)"
         )
 
 

@@ -194,6 +194,7 @@ def _train_slice(
         negative=cfg.negative,
         batch_size=cfg.batch_size,
         shared_negatives=cfg.shared_negatives,
+        negative_groups=cfg.negative_groups,
         shuffle_window=cfg.shuffle_window,
         loss_every=LOSS_EVERY,
         progress_start=float(info.progress_start),

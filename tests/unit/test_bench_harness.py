@@ -333,7 +333,7 @@ def test_kernel_line_profile_accounts_for_the_pass() -> None:
     # the minibatch loop's call to the step holds most of the pass, and the step's own lines
     # (gathers, products, scatters) are listed beside it
     assert float(call.rsplit("|", 2)[-2].strip().rstrip("%")) > 50.0
-    assert any("`sgns_step_shared`" in r and "scatter_add_rows(w_in" in r for r in rows)
+    assert any("`sgns_step_shared`" in r and "w_in.add(w_in" in r for r in rows)
 
 
 def _small_embeddings() -> Any:

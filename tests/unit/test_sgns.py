@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from w2v_spark.core.sampling import NegativeSampler
-from w2v_spark.core.scatter import scatter_add_rows
-from w2v_spark.core.sgns import sgns_loss, sgns_loss_shared, sgns_step, sgns_step_shared
+from w2v_spark.core.scatter import ScatterPlan, scatter_add_rows
+from w2v_spark.core.sgns import (
+    StepPlans,
+    group_size,
+    sgns_loss,
+    sgns_loss_shared,
+    sgns_step,
+    sgns_step_shared,
+)
+from w2v_spark.core.sgns import _sigmoid as sigmoid
 from w2v_spark.core.training import LearningRate, SliceTrainer
 
 
@@ -218,6 +227,114 @@ def test_scatter_add_rows_many_runs_matches_add_at() -> None:
     np.add.at(expected, index, values.astype(np.float64))
     scatter_add_rows(target, index, values)
     np.testing.assert_allclose(target, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_sigmoid_is_exact_and_quiet_at_extreme_scores() -> None:
+    """``exp`` overflows for scores below about -88 in float32: the result is still 0, with
+    no warning."""
+    x = np.array([-1e4, -100.0, -89.0, -20.0, -1.0, 0.0, 1e-3, 3.0, 40.0, 1e4], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = sigmoid(x)
+    expected = 0.5 * (1.0 + np.tanh(0.5 * x.astype(np.float64)))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-30)
+    assert got[0] == 0.0 and got[-1] == 1.0
+
+
+@pytest.mark.parametrize("width", [6, 400])
+def test_scatter_plan_of_several_minibatches_matches_add_at(width: int) -> None:
+    """One plan for a stack of minibatches: one with no repeated index, one with a single
+    index repeated throughout, and random ones; a width of 400 rows with many repeats takes
+    the ``reduceat`` path."""
+    rng = np.random.default_rng(21)
+    index = rng.integers(0, 30 if width == 6 else 300, size=(5, width))
+    index[1] = rng.permutation(width) + 30
+    index[2] = 7
+    target = rng.normal(size=(30 + width, 4))
+    plan = ScatterPlan.build(index)
+    expected = target.copy()
+    for batch in (3, 0, 2, 1, 4):
+        values = rng.normal(size=(width, 4))
+        np.add.at(expected, index[batch], values)
+        plan.add(target, values, batch)
+        np.testing.assert_allclose(target, expected, rtol=1e-12, atol=1e-12)
+    assert plan.repeated_start[2] == plan.repeated_start[1]  # minibatch 1: no repeats
+
+
+def test_group_size_cuts_a_minibatch_into_consecutive_groups() -> None:
+    assert group_size(512, 8) == 64
+    assert group_size(10, 4) == 3  # 3, 3, 3 and 1
+    assert group_size(3, 5) == 1  # 1, 1, 1 and two empty groups
+    assert group_size(0, 4) == 1
+
+
+@pytest.mark.parametrize(("batch", "groups"), [(12, 3), (10, 4), (3, 5)])
+def test_grouped_step_is_minus_lr_times_gradient_float64(batch: int, groups: int) -> None:
+    """Groups of equal size, a short last group, and more groups than pairs."""
+    rng = np.random.default_rng(22)
+    vocab, dim, shared, weight = 20, 5, 4, 5 / 4
+    w_in = rng.normal(0.0, 0.3, size=(vocab, dim))
+    w_out = rng.normal(0.0, 0.3, size=(vocab, dim))
+    centers = rng.integers(0, vocab // 2, size=batch)
+    contexts = rng.integers(0, vocab // 2, size=batch)
+    negatives = rng.integers(0, vocab, size=(groups, shared))
+    negatives[0, 1] = negatives[0, 0]
+    negatives[-1, 0] = contexts[-1]
+    grad_in, grad_out = _numerical_gradient(
+        lambda a, b: sgns_loss_shared(a, b, centers, contexts, negatives, weight), w_in, w_out,
+        1e-6,
+    )
+    expected_loss = sgns_loss_shared(w_in, w_out, centers, contexts, negatives, weight)
+
+    lr = 0.05
+    new_in, new_out = w_in.copy(), w_out.copy()
+    loss = sgns_step_shared(new_in, new_out, centers, contexts, negatives, lr, weight)
+
+    np.testing.assert_allclose((new_in - w_in) / -lr, grad_in, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose((new_out - w_out) / -lr, grad_out, rtol=1e-6, atol=1e-8)
+    assert loss == pytest.approx(expected_loss, rel=1e-9)
+
+
+def test_grouped_step_equals_per_pair_step_with_its_groups_negatives() -> None:
+    """With weight 1, pairs of group g sharing ``negatives[g]`` is the per-pair kernel with
+    every pair of group g drawing those K negatives."""
+    rng = np.random.default_rng(23)
+    vocab, dim, batch, groups, shared = 60, 16, 300, 7, 6
+    w_in = rng.normal(0.0, 0.3, size=(vocab, dim)).astype(np.float32)
+    w_out = rng.normal(0.0, 0.3, size=(vocab, dim)).astype(np.float32)
+    centers = rng.integers(0, vocab // 2, size=batch)
+    contexts = rng.integers(0, vocab // 2, size=batch)
+    negatives = rng.integers(0, vocab // 2, size=(groups, shared))
+    per_pair = negatives[np.arange(batch) // group_size(batch, groups)]
+    assert (per_pair == contexts[:, None]).any()
+
+    per_in, per_out = w_in.copy(), w_out.copy()
+    sgns_step(per_in, per_out, centers, contexts, per_pair, 0.03)
+    sgns_step_shared(w_in, w_out, centers, contexts, negatives, 0.03, 1.0)
+
+    np.testing.assert_allclose(w_in, per_in, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(w_out, per_out, rtol=1e-4, atol=1e-6)
+
+
+def test_step_with_plans_of_a_stack_makes_the_same_update() -> None:
+    """Scatter plans built once for a stack of minibatches give the update the step plans
+    for itself, bit for bit."""
+    rng = np.random.default_rng(24)
+    vocab, dim, n, batch, groups, shared = 50, 8, 4, 64, 4, 8
+    w_in = rng.normal(0.0, 0.3, size=(vocab, dim)).astype(np.float32)
+    w_out = rng.normal(0.0, 0.3, size=(vocab, dim)).astype(np.float32)
+    centers = rng.integers(0, vocab // 3, size=(n, batch))
+    contexts = rng.integers(0, vocab // 3, size=(n, batch))
+    negatives = rng.integers(0, vocab, size=(n, groups, shared))
+    plans = StepPlans.build(centers, contexts, negatives)
+    planned_in, planned_out = w_in.copy(), w_out.copy()
+    for i in range(n):
+        args = (centers[i], contexts[i], negatives[i], 0.05, 0.5)
+        sgns_step_shared(w_in, w_out, *args)
+        sgns_step_shared(planned_in, planned_out, *args, plans=(plans, i))
+    np.testing.assert_array_equal(planned_in, w_in)
+    np.testing.assert_array_equal(planned_out, w_out)
 
 
 def _shared_batch(

@@ -215,11 +215,15 @@ def test_loss_sum_accumulates_step_losses() -> None:
     assert trainer.loss_sum == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.parametrize("shared", [0, 4])
-def test_loss_is_measured_on_every_nth_minibatch_and_scaled(shared: int) -> None:
+@pytest.mark.parametrize(("shared", "groups"), [(0, 1), (4, 1), (4, 3)])
+def test_loss_is_measured_on_every_nth_minibatch_and_scaled(shared: int, groups: int) -> None:
+    """A replay of the minibatches; with 3 groups of negatives the last minibatch of 4 pairs
+    has groups of 2, 2 and none."""
     centers, contexts = _pairs(13, 100)  # minibatches of 16: six full and one of 4
-    exact = dataclasses.replace(_trainer(14), shared_negatives=shared)
-    sampled = dataclasses.replace(_trainer(14), shared_negatives=shared, loss_every=3)
+    exact = dataclasses.replace(_trainer(14), shared_negatives=shared, negative_groups=groups)
+    sampled = dataclasses.replace(
+        _trainer(14), shared_negatives=shared, negative_groups=groups, loss_every=3
+    )
     rng_copy = copy.deepcopy(exact.rng)
     w_in, w_out = exact.w_in.copy(), exact.w_out.copy()
     exact.train(centers, contexts)
@@ -227,7 +231,7 @@ def test_loss_is_measured_on_every_nth_minibatch_and_scaled(shared: int) -> None
 
     np.testing.assert_array_equal(sampled.w_in, exact.w_in)  # the loss changes nothing
     np.testing.assert_array_equal(sampled.w_out, exact.w_out)
-    shape = (7, shared) if shared else (100, 3)
+    shape = (7, groups, shared) if shared else (100, 3)
     negatives = exact.sampler.sample(rng_copy, shape)
     losses = []
     for i, start in enumerate(range(0, 100, 16)):

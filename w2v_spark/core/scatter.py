@@ -1,70 +1,141 @@
-"""Row scatter-add with duplicate indices summed, without ``np.add.at``."""
+"""Row scatter-add with duplicate indices summed, without ``np.add.at``.
+
+The index work of a scatter (sorting, finding the runs of repeated rows) depends only on the
+indices, which a trainer knows for many minibatches ahead. :class:`ScatterPlan` does that work
+for a stack of minibatches at once, in a few vectorised calls, and :meth:`ScatterPlan.add` then
+moves only the values of one minibatch. :func:`scatter_add_rows` plans and adds one scatter.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 _ONE_HOT_LIMIT = 1 << 16
 
 
+@dataclass(frozen=True)
+class ScatterPlan:
+    """How to add ``values[i]`` to ``target[index[i]]`` for each of n minibatches of m indices.
+
+    Within a minibatch, rows whose index occurs once are added with one gather and one
+    fancy-indexed write; the rows of an index that occurs several times are summed first, so
+    every target row is read and written once per minibatch. All arrays are flat, minibatch
+    after minibatch; ``*_start`` (n + 1,) are the offsets of each minibatch's slice.
+
+    Attributes:
+        single_rows, single_targets: (S,) position in the minibatch and target row of every
+            row whose index occurs once in its minibatch.
+        repeated_rows: (Q,) positions of the rows whose index repeats, sorted by index.
+        repeated_run: (Q,) the run (0, 1, ... within its minibatch) each of them belongs to.
+        run_targets: (R,) target row of each run.
+    """
+
+    single_rows: np.ndarray
+    single_targets: np.ndarray
+    single_start: np.ndarray
+    repeated_rows: np.ndarray
+    repeated_run: np.ndarray
+    repeated_start: np.ndarray
+    run_targets: np.ndarray
+    run_start: np.ndarray
+
+    @classmethod
+    def build(cls, index: np.ndarray) -> ScatterPlan:
+        """Plan the scatters of an (n, m) integer index: row i is minibatch i."""
+        n, m = index.shape
+        order = np.argsort(index, axis=1, kind="stable")  # (n, m)
+        ordered = np.take_along_axis(index, order, axis=1)
+        differs = ordered[:, 1:] != ordered[:, :-1]  # (n, m-1)
+        is_start = np.ones((n, m), dtype=bool)
+        is_start[:, 1:] = differs
+        is_end = np.ones((n, m), dtype=bool)
+        is_end[:, :-1] = differs
+        single = is_start & is_end
+        repeated = ~single
+        run_first = is_start & repeated
+        runs = run_first.sum(axis=1)  # (n,)
+        run_start = _offsets(runs)
+        # The run number of a repeated row, counted from 0 within its minibatch.
+        run_global = np.cumsum(run_first[repeated]) - 1  # (Q,)
+        repeats = repeated.sum(axis=1)
+        repeated_run = run_global - np.repeat(run_start[:-1], repeats)
+        return cls(
+            single_rows=order[single],
+            single_targets=ordered[single],
+            single_start=_offsets(single.sum(axis=1)),
+            repeated_rows=order[repeated],
+            repeated_run=repeated_run,
+            repeated_start=_offsets(repeats),
+            run_targets=ordered[run_first],
+            run_start=run_start,
+        )
+
+    def add(self, target: np.ndarray, values: np.ndarray, batch: int = 0) -> None:
+        """``target[index[batch, j]] += values[j]`` for every j, duplicates summed.
+
+        Args:
+            target: (V, d) array, updated in place.
+            values: (m, d) rows of minibatch ``batch``, same dtype as ``target``.
+            batch: which minibatch of the plan.
+        """
+        lo, hi = self.single_start[batch], self.single_start[batch + 1]
+        rows = self.single_targets[lo:hi]
+        _add_to_rows(target, rows, np.take(values, self.single_rows[lo:hi], axis=0))
+        lo, hi = self.repeated_start[batch], self.repeated_start[batch + 1]
+        if hi == lo:
+            return
+        first, last = self.run_start[batch], self.run_start[batch + 1]
+        sums = _run_sums(
+            np.take(values, self.repeated_rows[lo:hi], axis=0), self.repeated_run[lo:hi],
+            int(last - first),
+        )
+        _add_to_rows(target, self.run_targets[first:last], sums)
+
+
 def scatter_add_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
     """Add ``values[i]`` to ``target[index[i]]`` for every i, summing duplicates.
 
-    Equivalent to ``np.add.at(target, index, values)`` but several times faster: the indices
-    are sorted once; rows whose index occurs once are added with one gather and one
-    fancy-indexed write, and only the runs of repeated indices are summed first (whose cost
-    is per run), so every target row is read and written once. Rows are gathered with
-    ``np.take``, which copies whole rows and costs about half of fancy indexing.
+    Equivalent to ``np.add.at(target, index, values)`` but several times faster (one
+    :class:`ScatterPlan`).
 
     Args:
         target: (V, d) array, updated in place.
         index: (n,) integer row indices into ``target``.
         values: (n, d) rows to add, same dtype as ``target``.
     """
-    n = index.shape[0]
-    if n == 0:
-        return
-    order = np.argsort(index)
-    sorted_index = index[order]
-    differs = sorted_index[1:] != sorted_index[:-1]  # (n-1,)
-    is_start = np.empty(n, dtype=bool)
-    is_start[0] = True
-    is_start[1:] = differs
-    is_end = np.empty(n, dtype=bool)
-    is_end[-1] = True
-    is_end[:-1] = differs
-    single = is_start & is_end
-    rows = order[single]
-    _add_to_rows(target, index[rows], np.take(values, rows, axis=0))
-    repeated = ~single
-    if repeated.any():
-        rows = order[repeated]
-        starts = np.flatnonzero(is_start[repeated])
-        sums = _run_sums(np.take(values, rows, axis=0), starts)
-        _add_to_rows(target, index[rows[starts]], sums)
+    if index.shape[0]:
+        ScatterPlan.build(index[None, :]).add(target, values)
+
+
+def _offsets(sizes: np.ndarray) -> np.ndarray:
+    """(n + 1,) start offsets of n consecutive slices of the given (n,) sizes."""
+    out = np.zeros(sizes.shape[0] + 1, dtype=np.intp)
+    np.cumsum(sizes, out=out[1:])
+    return out
 
 
 def _add_to_rows(target: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     """``target[rows] += values`` for (m,) distinct ``rows`` and (m, d) ``values``, which it
-    overwrites."""
+    overwrites. Rows are gathered with ``np.take``, which copies whole rows and costs about
+    half of fancy indexing."""
     values += np.take(target, rows, axis=0)
     target[rows] = values
 
 
-def _run_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Sums of the runs of rows of (m, d) ``values`` that begin at the (R,) ``starts``.
+def _run_sums(values: np.ndarray, run: np.ndarray, runs: int) -> np.ndarray:
+    """(runs, d) sums of the rows of (m, d) ``values`` by their (m,) ``run`` number, which
+    is non-decreasing.
 
-    Few, short runs (the usual case: a handful of frequent words) are summed as one (R, m)
-    one-hot matrix product, which costs less than ``np.add.reduceat``'s per-run overhead;
-    large cases fall back to ``reduceat``.
+    Few, short runs (the usual case: a handful of frequent words) are summed as one
+    (runs, m) one-hot matrix product, which costs less than ``np.add.reduceat``'s per-run
+    overhead; large cases fall back to ``reduceat``.
     """
     m = values.shape[0]
-    runs = starts.shape[0]
     if runs * m > _ONE_HOT_LIMIT:
+        starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]])
         return np.add.reduceat(values, starts, axis=0)
-    run_of_row = np.zeros(m, dtype=np.intp)
-    run_of_row[starts[1:]] = 1
-    np.cumsum(run_of_row, out=run_of_row)
     one_hot = np.zeros((runs, m), dtype=values.dtype)
-    one_hot[run_of_row, np.arange(m)] = 1.0
+    one_hot[run, np.arange(m)] = 1.0
     return one_hot @ values

@@ -15,18 +15,23 @@ once, with contributions to the same row summed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from w2v_spark.core.scatter import scatter_add_rows
+from w2v_spark.core.scatter import ScatterPlan, scatter_add_rows
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic function, elementwise, as ``(1 + tanh(x / 2)) / 2``: no ``exp`` to overflow
-    and fewer passes over the array than ``1 / (1 + exp(-x))``. Returns a new array."""
-    out = np.multiply(x, 0.5, dtype=x.dtype)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
+    """Logistic function, elementwise, as ``1 / (1 + exp(-x))``; ``exp`` overflows to
+    infinity for x below about -88 (float32), which gives the right limit 0. Returns a new
+    array. NumPy vectorises float32 ``exp`` on x86 machines with AVX2, ``tanh`` only with
+    AVX-512, so this form is the faster on the machines without it."""
+    out = np.negative(x)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
     return out
 
 
@@ -111,23 +116,52 @@ def sgns_loss_shared(
     negatives: np.ndarray,
     negative_weight: float,
 ) -> float:
-    """Total loss of a minibatch whose pairs share one set of negatives (no update), float64.
+    """Total loss of a minibatch whose groups of pairs share negatives (no update), float64.
 
-    Every pair is scored against all ``K`` shared negatives, each term weighted by
-    ``negative_weight``; a negative equal to the pair's context is left out.
+    The B pairs are cut into G consecutive groups (:func:`group_size` pairs each, the last
+    maybe shorter); every pair of group g is scored against the K negatives ``negatives[g]``,
+    each term weighted by ``negative_weight``; a negative equal to the pair's context is left
+    out.
 
     Args:
         w_in, w_out: (V, d) parameters.
         centers, contexts: (B,) int word ids.
-        negatives: (K,) int word ids shared by the B pairs.
+        negatives: (G, K) int word ids, or (K,) for one group.
         negative_weight: weight of every negative term (``negative / K`` in training).
     """
+    negatives = np.atleast_2d(negatives)
+    size = group_size(centers.shape[0], negatives.shape[0])
+    per_pair = negatives[np.arange(centers.shape[0]) // size]  # (B, K)
     h = w_in[centers].astype(np.float64)
     pos = np.einsum("bd,bd->b", h, w_out[contexts].astype(np.float64))
-    neg = h @ w_out[negatives].astype(np.float64).T  # (B, K)
-    keep = negatives[None, :] != contexts[:, None]
+    neg = np.einsum("bd,bkd->bk", h, w_out[per_pair].astype(np.float64))
+    keep = per_pair != contexts[:, None]
     neg_terms = np.where(keep, np.logaddexp(0.0, neg), 0.0)
     return float(np.logaddexp(0.0, -pos).sum() + negative_weight * neg_terms.sum())
+
+
+def group_size(batch: int, groups: int) -> int:
+    """Pairs per group when ``batch`` pairs are cut into ``groups`` consecutive groups: the
+    last group holds the rest and may be shorter (or empty)."""
+    return max(-(-batch // groups), 1)
+
+
+@dataclass(frozen=True)
+class StepPlans:
+    """The scatter plans of a stack of minibatches of :func:`sgns_step_shared`: for the input
+    rows (the B centers) and for the output rows (the B contexts, then the G x K negatives)."""
+
+    w_in: ScatterPlan
+    w_out: ScatterPlan
+
+    @classmethod
+    def build(cls, centers: np.ndarray, contexts: np.ndarray, negatives: np.ndarray
+              ) -> StepPlans:
+        """Plans for n minibatches: (n, B) ``centers`` and ``contexts``, (n, G, K)
+        ``negatives``."""
+        n = centers.shape[0]
+        outputs = np.concatenate([contexts, negatives.reshape(n, -1)], axis=1)
+        return cls(ScatterPlan.build(centers), ScatterPlan.build(outputs))
 
 
 def sgns_step_shared(
@@ -139,63 +173,73 @@ def sgns_step_shared(
     lr: float,
     negative_weight: float,
     compute_loss: bool = True,
+    plans: tuple[StepPlans, int] | None = None,
 ) -> float:
-    """One SGD step on a minibatch of pairs that share one set of ``K`` negatives.
+    """One SGD step on a minibatch whose groups of pairs share negatives.
 
-    This is the HogBatch idea (Ji et al., 2016): the negative scores of the whole minibatch are
-    one (B, d) x (d, K) matrix product, and the output rows that receive gradients are the B
-    contexts plus at most K negatives instead of B x (k + 1) rows. With
+    This is the HogBatch idea (Ji et al., 2016), per group: the B pairs are cut into G
+    consecutive groups of :func:`group_size` pairs, and the negative scores of group g are one
+    (B/G, d) x (d, K) matrix product with the K negatives ``negatives[g]``. With
     ``negative_weight = k / K`` every pair gets, in expectation, the same push away from the
-    noise distribution as with k negatives of its own. A negative drawn twice is one row with
-    twice the weight, so the shared rows are distinct and updated without a scatter. A negative
-    equal to a pair's context is ignored for that pair, as in the original word2vec.
+    noise distribution as with k negatives of its own. A negative equal to a pair's context is
+    ignored for that pair, as in the original word2vec; a negative drawn twice counts twice.
+
+    A shared negative row receives (B / G) x K gradient terms computed at one point, each
+    weighted ``negative_weight``: more groups make fewer, smaller terms per row (closer to
+    per-pair negatives) and fewer negative scores per pair, at the cost of more rows to update.
 
     Args:
         w_in, w_out: (V, d) float32 parameters, updated in place.
         centers, contexts: (B,) int word ids.
-        negatives: (K,) int word ids shared by the B pairs.
+        negatives: (G, K) int word ids, or (K,) for one group.
         lr: learning rate of this step.
         negative_weight: weight of every (pair, negative) term.
-        compute_loss: whether to compute the loss (it costs about a tenth of the step).
+        compute_loss: whether to compute the loss (a log and a sum over the sigmoids).
+        plans: the scatter plans of a stack of minibatches and this minibatch's place in it
+            (:meth:`StepPlans.build`, which a trainer builds once for many minibatches);
+            without them the step plans its own scatters. The update is the same.
 
     Returns:
         The minibatch loss before the update (:func:`sgns_loss_shared`), summed over B pairs;
         0.0 without ``compute_loss``.
     """
-    noise, drawn = np.unique(negatives, return_counts=True)  # (K',) distinct, sorted
-    weight = drawn.astype(w_in.dtype) * w_in.dtype.type(negative_weight)  # (K',)
+    negatives = np.atleast_2d(negatives)
+    groups, shared = negatives.shape
+    batch, dim = centers.shape[0], w_in.shape[1]
+    size = group_size(batch, groups)
+    padded = groups * size
+    if plans is None:
+        plans = (StepPlans.build(centers[None], contexts[None], negatives[None]), 0)
     h = np.take(w_in, centers, axis=0)  # (B, d)
     u_pos = np.take(w_out, contexts, axis=0)  # (B, d)
-    u_neg = np.take(w_out, noise, axis=0)  # (K', d)
-    sig_pos = _sigmoid(np.linalg.vecdot(h, u_pos))  # (B,)
-    sig_neg = _sigmoid(h @ u_neg.T)  # (B, K')
-    pair, slot = _context_in_noise(contexts, noise)
-    sig_neg[pair, slot] = 0.0
-    loss = _shared_loss(sig_pos, sig_neg, weight) if compute_loss else 0.0
+    u_neg = np.take(w_out, negatives.reshape(-1), axis=0).reshape(groups, shared, dim)
+    if padded != batch:  # zero rows of h: no scores, no gradients
+        h = np.concatenate([h, np.zeros((padded - batch, dim), h.dtype)])
+        contexts = np.concatenate([contexts, np.full(padded - batch, -1, contexts.dtype)])
+    h_groups = h.reshape(groups, size, dim)
+    sig_pos = _sigmoid(np.linalg.vecdot(h[:batch], u_pos))  # (B,)
+    sig_neg = _sigmoid(np.matmul(h_groups, u_neg.transpose(0, 2, 1)))  # (G, B/G, K)
+    sig_neg[negatives[:, None, :] == contexts.reshape(groups, size)[:, :, None]] = 0.0
+    if padded != batch:
+        sig_neg.reshape(padded, shared)[batch:] = 0.0
+    loss = _shared_loss(sig_pos, sig_neg, negative_weight) if compute_loss else 0.0
     step = w_in.dtype.type(lr)
     g_pos = (1.0 - sig_pos) * step  # (B,)
-    g_neg = sig_neg * (weight * -step)  # (B, K')
+    g_neg = sig_neg * w_in.dtype.type(-lr * negative_weight)  # (G, B/G, K)
     d_h = g_pos[:, None] * u_pos  # (B, d)
-    d_h += g_neg @ u_neg
-    u_neg += g_neg.T @ h  # the noise rows after the update: distinct rows, written back
-    w_out[noise] = u_neg
-    scatter_add_rows(w_out, contexts, g_pos[:, None] * h)
-    scatter_add_rows(w_in, centers, d_h)
+    d_h += np.matmul(g_neg, u_neg).reshape(padded, dim)[:batch]
+    d_out = np.empty((batch + groups * shared, dim), dtype=w_out.dtype)  # contexts, negatives
+    np.multiply(g_pos[:, None], h[:batch], out=d_out[:batch])
+    np.matmul(g_neg.transpose(0, 2, 1), h_groups, out=d_out[batch:].reshape(groups, shared, dim))
+    step_plans, index = plans
+    step_plans.w_out.add(w_out, d_out, index)
+    step_plans.w_in.add(w_in, d_h, index)
     return loss
 
 
-def _context_in_noise(contexts: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The (pair, slot) of every pair whose context is one of the (K',) sorted, distinct
-    ``noise`` words, and that word's slot: two (H,) arrays. A binary search per pair, not a
-    (B, K') comparison."""
-    slot = np.minimum(np.searchsorted(noise, contexts), noise.size - 1)  # (B,)
-    pair = np.flatnonzero(noise[slot] == contexts)  # (H,)
-    return pair, slot[pair]
-
-
-def _shared_loss(sig_pos: np.ndarray, sig_neg: np.ndarray, weight: np.ndarray) -> float:
-    """Loss from (B,) positive sigmoids and (B, K') negative ones (0 where ignored)."""
+def _shared_loss(sig_pos: np.ndarray, sig_neg: np.ndarray, weight: float) -> float:
+    """Loss from (B,) positive sigmoids and (G, B/G, K) negative ones (0 where ignored)."""
     eps = np.float32(1e-7)
     pos = np.log(np.maximum(sig_pos, eps)).sum(dtype=np.float64)
-    neg = np.log(np.maximum(1.0 - sig_neg, eps)) @ weight
-    return -float(pos + neg.sum(dtype=np.float64))
+    neg = np.log(np.maximum(1.0 - sig_neg, eps)).sum(dtype=np.float64)
+    return -float(pos + weight * neg)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from w2v_spark.core.sampling import NegativeSampler
-from w2v_spark.core.sgns import sgns_step, sgns_step_shared
+from w2v_spark.core.sgns import StepPlans, sgns_step, sgns_step_shared
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,14 @@ class SliceTrainer:
     ``round_pairs`` pairs over all partitions, and this slice holds ``slice_pairs`` of them, so a
     pair ``t`` of this slice stands at ``progress_start + t * round_pairs / slice_pairs``.
 
-    With ``shared_negatives = K > 0`` the pairs of a minibatch share K negatives, each weighted
-    ``negative / K`` (:func:`sgns_step_shared`); with 0 every pair draws ``negative`` of its own.
+    With ``shared_negatives = K > 0`` the pairs of a minibatch are cut into ``negative_groups``
+    groups, each sharing K negatives weighted ``negative / K`` (:func:`sgns_step_shared`);
+    with 0 every pair draws ``negative`` of its own.
 
-    The negatives of all the minibatches of one :meth:`train` call are drawn at once, and
-    the loss is computed on every ``loss_every``-th minibatch only (the step costs about a
-    tenth less without it): ``loss_sum`` is the measured minibatches' loss scaled to all the
-    pairs done, exact with ``loss_every = 1``.
+    The negatives of all the minibatches of one :meth:`train` call are drawn at once, the
+    scatters of its full minibatches are planned at once (:class:`StepPlans`), and the loss is
+    computed on every ``loss_every``-th minibatch only: ``loss_sum`` is the measured
+    minibatches' loss scaled to all the pairs done, exact with ``loss_every = 1``.
 
     With ``shuffle_window = W > 0``, :meth:`train_all` cuts the stream into consecutive windows
     of W pairs (rounded up to whole minibatches) and trains each window's pairs in an order
@@ -61,6 +62,7 @@ class SliceTrainer:
     progress_start: float
     progress_scale: float
     shared_negatives: int = 0
+    negative_groups: int = 1
     shuffle_window: int = 0
     loss_every: int = 1
     pairs_done: int = 0
@@ -90,8 +92,18 @@ class SliceTrainer:
         ``centers[i]`` predicts ``contexts[i]`` against negatives."""
         size = self.batch_size
         starts = range(0, centers.shape[0], size)
+        full = centers.shape[0] // size
+        plans: StepPlans | None = None
         if self.shared_negatives:
-            drawn = self.sampler.sample(self.rng, (len(starts), self.shared_negatives))
+            drawn = self.sampler.sample(
+                self.rng, (len(starts), self.negative_groups, self.shared_negatives)
+            )
+            if full:
+                plans = StepPlans.build(
+                    centers[: full * size].reshape(full, size),
+                    contexts[: full * size].reshape(full, size),
+                    drawn[:full],
+                )
         else:
             drawn = self.sampler.sample(self.rng, (centers.shape[0], self.negative))
         self.touched_in[centers] = True
@@ -107,6 +119,7 @@ class SliceTrainer:
                 loss = sgns_step_shared(
                     self.w_in, self.w_out, c, o, drawn[i], lr,
                     self.negative / self.shared_negatives, measure,
+                    (plans, i) if plans is not None and i < full else None,
                 )
             else:
                 loss = sgns_step(
