@@ -2,15 +2,19 @@
 
     python -m benchmarks.bench                 # text8, 5 epochs: about an hour on 2 cores
     python -m benchmarks.bench --quick         # first 2M tokens, 1 epoch: a smoke run
+    python -m benchmarks.bench --ours-config conf/fast.toml   # this project with fast.toml
 
 The systems run one after another, each in its own process (:mod:`benchmarks.systems`) while a
 background thread samples the memory of that process and everything it starts
 (:mod:`benchmarks.procmem`). This project runs its whole pipeline in ``local[N]`` with the default
 config (``train.num_partitions`` = N); gensim trains skip-gram with ``workers`` = N; MLlib fits in
-its own ``local[N]`` session with ``numPartitions`` = N; all with the same hyperparameters.
+its own ``local[N]`` session with ``numPartitions`` = N; all with the same hyperparameters,
+except that ``--ours-config`` layers a config file on this project's alone (the peers keep the
+shared settings, so the run compares, say, ``conf/fast.toml`` with gensim as it is usually run).
 Every embeddings table is scored by :func:`benchmarks.evaluate.score`. The results go to a JSON
-file and to a marked section of ``benchmarks/RESULTS.md`` (``bench``, or ``bench-quick`` for
-``--quick``, so a smoke run never replaces the full results).
+file and to a marked section of ``benchmarks/RESULTS.md`` (``bench``; ``bench-quick`` for
+``--quick``, so a smoke run never replaces the full results; ``bench-fast`` with
+``--ours-config conf/fast.toml``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +61,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--systems", default=",".join(SYSTEMS),
                    help="comma-separated subset of ours,gensim,mllib (run in that order)")
     p.add_argument("--set", action="append", default=[], dest="overrides",
-                   metavar="SECTION.KEY=VALUE", help="config override for this project")
+                   metavar="SECTION.KEY=VALUE",
+                   help="config override for this project; gensim and MLlib get the same "
+                        "hyperparameters")
+    p.add_argument("--ours-config", action="append", default=[], type=Path, dest="ours_configs",
+                   metavar="FILE", help="a TOML file layered on this project's config alone "
+                                        "(conf/fast.toml, say); the peers keep the shared "
+                                        "hyperparameters"),
     p.add_argument("--json", type=Path, default=None, help="where to write the JSON result")
     p.add_argument("--no-write", action="store_true",
                    help="print the Markdown section; write neither RESULTS.md nor JSON")
@@ -80,13 +91,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.epochs is None and args.quick:
         args.epochs = QUICK_EPOCHS
     if args.vectors is None and not args.no_write:
-        args.vectors = REPO / "benchmarks" / "runs" / section_name(args.quick)
+        args.vectors = REPO / "benchmarks" / "runs" / section_name(args.quick,
+                                                                  args.ours_configs)
     return args
 
 
-def section_name(quick: bool) -> str:
-    """The RESULTS.md section (and the default vectors folder) of a full or a quick run."""
-    return "bench-quick" if quick else "bench"
+def section_name(quick: bool, ours_configs: Sequence[Path] = ()) -> str:
+    """The RESULTS.md section (and the default vectors folder) of a run: ``bench``, with
+    ``-NAME`` for each config file of this project's alone (``bench-fast`` for
+    ``conf/fast.toml``), then ``-quick`` for a quick run."""
+    name = "-".join(["bench", *(Path(p).stem for p in ours_configs)])
+    return f"{name}-quick" if quick else name
 
 
 def base_overrides(cores: int, epochs: int | None) -> list[str]:
@@ -109,13 +124,15 @@ def check_inputs(corpus: Path) -> None:
         raise SystemExit(f"bench: the evaluation sets are missing from {SHARED_EVAL}")
 
 
-def measure_system(system: str, corpus: Path, out: Path, cores: int, overrides: list[str]
-                   ) -> dict[str, Any]:
+def measure_system(system: str, corpus: Path, out: Path, cores: int, overrides: list[str],
+                   configs: Sequence[Path] = ()) -> dict[str, Any]:
     """Run one system in a child process under the memory sampler; its ``result.json``
     merged with the process's wall time and memory peaks (``error`` if it failed)."""
     (out / RESULT).unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "benchmarks.systems", system, "--corpus", str(corpus),
            "--out", str(out), "--cores", str(cores)]
+    for path in configs:
+        cmd += ["--config", str(path.resolve())]
     for item in overrides:
         cmd += ["--set", item]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -152,11 +169,13 @@ def repo_relative(path: Path) -> str:
 
 
 def run_one(system: str, corpus: Path, work: Path, cores: int, overrides: list[str],
-            vectors: Path | None = None) -> dict[str, Any]:
-    """Run one system (:func:`measure_system`), then score its embeddings table; with
-    ``vectors``, keep them in ``vectors/SYSTEM`` (:func:`keep_vectors`)."""
+            vectors: Path | None = None, configs: Sequence[Path] = ()
+            ) -> dict[str, Any]:
+    """Run one system (:func:`measure_system`, with ``configs`` layered on its config),
+    then score its embeddings table; with ``vectors``, keep them in ``vectors/SYSTEM``
+    (:func:`keep_vectors`)."""
     print(f"\n== {system} ==", flush=True)
-    result = measure_system(system, corpus, work / system, cores, overrides)
+    result = measure_system(system, corpus, work / system, cores, overrides, configs)
     if "error" not in result:
         emb = load_table(result["embeddings"])
         result["quality"] = score(emb)
@@ -172,7 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     overrides = base_overrides(args.cores, args.epochs) + args.overrides
     try:
         cfg = load_config([], overrides)
-    except ConfigError as exc:
+        ours_cfg = load_config(args.ours_configs, overrides)
+    except (ConfigError, OSError) as exc:
         raise SystemExit(f"bench: {exc}") from None
     if args.vectors is not None:
         # Every system's folder goes, not only this run's systems': all vectors left in the
@@ -187,7 +207,8 @@ def main(argv: list[str] | None = None) -> None:
             corpus = work / "corpus.txt"
             print(f"slicing the first {args.tokens:,} tokens of {args.corpus}", flush=True)
             slice_corpus(args.corpus, corpus, args.tokens)
-        results = [run_one(s, corpus.resolve(), work, args.cores, overrides, args.vectors)
+        results = [run_one(s, corpus.resolve(), work, args.cores, overrides, args.vectors,
+                           args.ours_configs if s == "ours" else [])
                    for s in args.systems]
     finally:
         if args.workdir is None and not args.keep:
@@ -201,10 +222,13 @@ def main(argv: list[str] | None = None) -> None:
         "eval_dir": repo_relative(SHARED_EVAL),
         "overrides": overrides,
         "hyperparameters": hyperparameters(cfg),
+        "ours_configs": [repo_relative(p) for p in args.ours_configs],
+        "ours_hyperparameters": hyperparameters(ours_cfg),
         "systems": results,
     }
     data["derived"] = derive(results, cfg.train.epochs)
-    publish(section_name(args.quick), data, markdown(data), args.json, not args.no_write)
+    publish(section_name(args.quick, args.ours_configs), data, markdown(data), args.json,
+            not args.no_write)
 
 
 if __name__ == "__main__":

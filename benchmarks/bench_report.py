@@ -29,8 +29,9 @@ def derive(results: list[dict[str, Any]], epochs: int) -> dict[str, Any]:
     for name, r in ok.items():
         train = r["train_seconds"]
         retained = r.get("retained_tokens")
+        runs = r.get("epochs", epochs)
         rate: dict[str, Any] = {
-            "words_per_sec": retained * epochs / train if retained and train > 0 else None,
+            "words_per_sec": retained * runs / train if retained and train > 0 else None,
             "pairs_per_sec": None,
             "pairs_estimated": False,
         }
@@ -117,6 +118,12 @@ def _title(data: dict[str, Any]) -> list[str]:
         f"{h['min_alpha']}; MLlib has hierarchical softmax and no subsampling.",
         "",
     ]
+    if data.get("ours_configs"):
+        files = ", ".join(f"`{c}`" for c in data["ours_configs"])
+        ours = data["ours_hyperparameters"]
+        changed = ", ".join(f"{k} {ours[k]}" for k in ours if ours[k] != h.get(k))
+        lines += [f"**w2v_spark alone runs with {files} on top** (of those hyperparameters it "
+                  f"changes {changed or 'none'}); gensim and MLlib keep the shared ones.", ""]
     return lines
 
 

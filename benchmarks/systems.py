@@ -2,12 +2,13 @@
 start this module once per system, each in its own process, so memory peaks do not mix.
 
     python -m benchmarks.systems {ours,gensim,mllib} --corpus PATH --out DIR --cores N \\
-        [--set section.key=value ...]
+        [--config FILE ...] [--set section.key=value ...]
 
 Writes ``DIR/embeddings/`` (the embeddings table layout of this project) and ``DIR/result.json``:
 seconds per stage, the total from corpus to embeddings, the session start-up, the vocabulary
-size and (for this project) the training pairs. The ``--set`` overrides configure this project;
-gensim and MLlib get the same hyperparameters (:mod:`benchmarks.params`).
+size, the epochs and (for this project) the training pairs. The ``--config`` files and ``--set``
+overrides configure this project; gensim and MLlib get the same hyperparameters
+(:mod:`benchmarks.params`).
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def run_system(system: str, cfg: Config, corpus: str, out: Path, cores: int) -> 
     else:
         raise ValueError(f"unknown system {system!r}; choose from {', '.join(SYSTEMS)}")
     result["system"] = system
+    result["epochs"] = cfg.train.epochs
     result["total_seconds"] = sum(result["seconds"].values())
     (out / RESULT).write_text(json.dumps(result, indent=2, default=str) + "\n")
     return result
@@ -131,9 +133,10 @@ def main() -> None:
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--cores", type=int, required=True)
+    parser.add_argument("--config", action="append", default=[], dest="configs")
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     args = parser.parse_args()
-    cfg = load_config([], args.overrides)
+    cfg = load_config(args.configs, args.overrides)
     run_system(args.system, cfg, args.corpus, args.out, args.cores)
 
 

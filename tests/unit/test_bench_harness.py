@@ -130,6 +130,27 @@ def test_bench_json_and_markdown(tmp_path: Path) -> None:
     assert "(load average 15.0 at the start, 3.0 at the end, on 2 cores)" in markdown(data)
 
 
+def test_a_config_of_our_own_is_named_and_counted_with_its_epochs() -> None:
+    """``--ours-config``: the section and the title say what this project ran with, and its
+    words/s use its own epochs, not the peers'."""
+    from benchmarks.bench import section_name
+    from benchmarks.bench_report import derive, markdown
+
+    data = _bench_data(quick=False)
+    data["systems"][0]["epochs"] = 3
+    data["derived"] = derive(data["systems"], epochs=1)
+    assert data["derived"]["rates"]["ours"]["words_per_sec"] == pytest.approx(1_000_000 * 3 / 60)
+    assert data["derived"]["rates"]["gensim"]["words_per_sec"] == pytest.approx(1_000_000 / 40)
+    data["ours_configs"] = ["conf/fast.toml"]
+    data["ours_hyperparameters"] = {**data["hyperparameters"], "epochs": 3, "sample": 1e-4}
+    assert ("**w2v_spark alone runs with `conf/fast.toml` on top** (of those hyperparameters it "
+            "changes epochs 3, sample 0.0001); gensim and MLlib keep the shared ones."
+            ) in markdown(data)
+    assert section_name(False, [Path("conf/fast.toml")]) == "bench-fast"
+    assert section_name(True, [Path("conf/fast.toml")]) == "bench-fast-quick"
+    assert (section_name(False), section_name(True)) == ("bench", "bench-quick")
+
+
 def test_a_failed_system_is_reported_not_ratioed() -> None:
     from benchmarks.bench_report import derive, markdown
 
