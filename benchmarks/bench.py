@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         "ours_hyperparameters": hyperparameters(ours_cfg),
         "systems": results,
     }
-    data["derived"] = derive(results, cfg.train.epochs)
+    data["derived"] = derive(results, cfg.train.epochs, same_pairs=not args.ours_configs)
     publish(section_name(args.quick, args.ours_configs), data, markdown(data), args.json,
             not args.no_write)
 

@@ -21,8 +21,11 @@ def _ok(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {r["system"]: r for r in results if "error" not in r}
 
 
-def derive(results: list[dict[str, Any]], epochs: int) -> dict[str, Any]:
-    """Throughputs per system and ratios of this project against the others."""
+def derive(results: list[dict[str, Any]], epochs: int, same_pairs: bool = True
+           ) -> dict[str, Any]:
+    """Throughputs per system and ratios of this project against the others. gensim's pairs/s
+    is estimated with this project's pair count only when ``same_pairs`` (both ran the same
+    hyperparameters, so the same window and subsampling)."""
     ok = _ok(results)
     rates: dict[str, dict[str, Any]] = {}
     our_pairs = ok.get("ours", {}).get("pairs")
@@ -37,7 +40,7 @@ def derive(results: list[dict[str, Any]], epochs: int) -> dict[str, Any]:
         }
         if name == "ours" and train > 0:
             rate["pairs_per_sec"] = r["pairs"] / train
-        elif name == "gensim" and our_pairs and train > 0:
+        elif name == "gensim" and our_pairs and same_pairs and train > 0:
             rate["pairs_per_sec"] = our_pairs / train
             rate["pairs_estimated"] = True
         rates[name] = rate
@@ -104,7 +107,9 @@ def _title(data: dict[str, Any]) -> list[str]:
     h = data["hyperparameters"]
     limit = data["corpus_tokens_limit"]
     corpus = f"`{data['corpus']}`" + (f", first {limit:,} tokens" if limit else "")
-    lines = ["## Side by side: w2v_spark, gensim and Spark MLlib", ""]
+    ours = " with " + ", ".join(f"`{c}`" for c in data["ours_configs"]) if data.get(
+        "ours_configs") else ""
+    lines = [f"## Side by side: w2v_spark{ours}, gensim and Spark MLlib", ""]
     if data["quick"]:
         lines += ["**Quick slice (`--quick`): a smoke run of the harness on a small part of the "
                   "corpus, not the benchmark; its figures say nothing about text8 quality.**", ""]
