@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: demo test lint bench bench-quick dist check-java clean
+.PHONY: demo test lint bench bench-fast bench-quick dist check-java clean
 
 ## make demo: create .venv and run the whole pipeline on the built-in synthetic corpus
 demo: check-java $(VENV)/.installed-runtime
@@ -21,6 +21,10 @@ lint: $(VENV)/.installed-dev
 ## make bench: w2v_spark, gensim and Spark MLlib side by side on text8 (about 31 minutes on 2 cores)
 bench: check-java $(VENV)/.installed-dev
 	$(PY) -m benchmarks.bench $(BENCH_ARGS)
+
+## make bench-fast: the same with conf/fast.toml for w2v_spark alone (the peers as in make bench)
+bench-fast: check-java $(VENV)/.installed-dev
+	$(PY) -m benchmarks.bench --ours-config conf/fast.toml $(BENCH_ARGS)
 
 ## make bench-quick: the same on the first 2M tokens of text8, 1 epoch (a smoke run)
 bench-quick: check-java $(VENV)/.installed-dev
