@@ -343,6 +343,15 @@ def test_items_seeds_are_paired_per_setting() -> None:
     assert "| pairs.window=0 | 1 | hit_rate@10 |" in text
 
 
+def test_kernel_variants_name_batch_shared_negatives_and_groups() -> None:
+    from benchmarks.kernel import parse_variant
+
+    assert parse_variant("512:16:8") == (512, 16, 8)
+    assert parse_variant("512:64") == (512, 64, 1)
+    with pytest.raises(SystemExit, match="batch_size:shared_negatives"):
+        parse_variant("512")
+
+
 def test_kernel_line_profile_accounts_for_the_pass() -> None:
     from benchmarks.kernel import Slice, line_profile
 

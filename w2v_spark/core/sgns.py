@@ -141,8 +141,9 @@ def sgns_loss_shared(
 
 
 def group_size(batch: int, groups: int) -> int:
-    """Pairs per group when ``batch`` pairs are cut into ``groups`` consecutive groups: the
-    last group holds the rest and may be shorter (or empty)."""
+    """Pairs per group when ``batch`` pairs are cut into ``groups`` consecutive groups of this
+    size: the last non-empty group may be shorter, and with few pairs the groups after it are
+    empty (3 pairs in 5 groups: 1, 1, 1, 0, 0)."""
     return max(-(-batch // groups), 1)
 
 
