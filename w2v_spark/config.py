@@ -172,9 +172,8 @@ class TrainConfig:
     ``num_partitions`` times the learning rate; ``sum`` of the changes; or ``average`` of the
     touched rows). With ``shared_negatives = K > 0`` the pairs of a minibatch are cut into
     ``negative_groups`` groups, each sharing K negative draws weighted ``negative / K``; 0 draws
-    ``negative`` per pair. A task trains its
-    pairs in a random order within consecutive windows of ``shuffle_window`` pairs (0 = in the
-    order they were formed, sentence by sentence).
+    ``negative`` per pair. A task trains its pairs in a random order within consecutive windows
+    of ``shuffle_window`` pairs (0 = in the order they were formed, sentence by sentence).
     """
 
     vector_size: int = 100

@@ -132,6 +132,8 @@ def test_wrong_type_names_key_and_type(data: dict, key: str, type_name: str) -> 
         ("train.syncs_per_epoch=0", "syncs_per_epoch"),
         ("train.batch_size=0", "batch_size"),
         ("train.shuffle_window=-1", "shuffle_window"),
+        ("train.negative_groups=0", "negative_groups"),
+        ("train.negative_groups=513", "negative_groups"),
         ("train.alpha=0", "alpha"),
         ("train.alpha=-0.1", "alpha"),
         ("train.seed=-1", "seed"),
