@@ -281,19 +281,9 @@ def test_grouped_step_is_minus_lr_times_gradient_float64(batch: int, groups: int
     negatives = rng.integers(0, vocab, size=(groups, shared))
     negatives[0, 1] = negatives[0, 0]
     negatives[-1, 0] = contexts[-1]
-    grad_in, grad_out = _numerical_gradient(
-        lambda a, b: sgns_loss_shared(a, b, centers, contexts, negatives, weight), w_in, w_out,
-        1e-6,
+    _assert_shared_step_is_minus_lr_times_gradient(
+        w_in, w_out, centers, contexts, negatives, weight
     )
-    expected_loss = sgns_loss_shared(w_in, w_out, centers, contexts, negatives, weight)
-
-    lr = 0.05
-    new_in, new_out = w_in.copy(), w_out.copy()
-    loss = sgns_step_shared(new_in, new_out, centers, contexts, negatives, lr, weight)
-
-    np.testing.assert_allclose((new_in - w_in) / -lr, grad_in, rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose((new_out - w_out) / -lr, grad_out, rtol=1e-6, atol=1e-8)
-    assert loss == pytest.approx(expected_loss, rel=1e-9)
 
 
 def test_grouped_step_equals_per_pair_step_with_its_groups_negatives() -> None:
@@ -356,6 +346,19 @@ def test_shared_step_is_minus_lr_times_gradient_float64() -> None:
     w_in = rng.normal(0.0, 0.3, size=(vocab, dim))
     w_out = rng.normal(0.0, 0.3, size=(vocab, dim))
     centers, contexts, negatives = _shared_batch(rng, vocab, batch, shared)
+    grad_out = _assert_shared_step_is_minus_lr_times_gradient(
+        w_in, w_out, centers, contexts, negatives, weight
+    )
+    assert np.abs(grad_out[negatives[0]]).max() > 1e-3
+
+
+def _assert_shared_step_is_minus_lr_times_gradient(
+    w_in: np.ndarray, w_out: np.ndarray, centers: np.ndarray, contexts: np.ndarray,
+    negatives: np.ndarray, weight: float,
+) -> np.ndarray:
+    """One float64 step of :func:`sgns_step_shared` moves every row by ``-lr`` times the
+    finite-difference gradient of :func:`sgns_loss_shared` and returns the loss before it;
+    returns that gradient for ``w_out``."""
     grad_in, grad_out = _numerical_gradient(
         lambda a, b: sgns_loss_shared(a, b, centers, contexts, negatives, weight), w_in, w_out,
         1e-6,
@@ -369,7 +372,7 @@ def test_shared_step_is_minus_lr_times_gradient_float64() -> None:
     np.testing.assert_allclose((new_in - w_in) / -lr, grad_in, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose((new_out - w_out) / -lr, grad_out, rtol=1e-6, atol=1e-8)
     assert loss == pytest.approx(expected_loss, rel=1e-9)
-    assert np.abs(grad_out[negatives[0]]).max() > 1e-3
+    return grad_out
 
 
 def test_shared_step_equals_per_pair_step_with_the_same_negatives() -> None:
