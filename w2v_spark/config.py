@@ -9,6 +9,7 @@ with a message naming what is valid.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,10 +24,64 @@ INPUT_FORMATS = ("text", "events", "baskets")
 TABLE_FORMATS = ("csv", "parquet", "table")
 MERGE_MODES = ("mean", "sum", "average")
 
+#: Largest int32: word ids are int32, and the settings that count words or pairs stay within it.
+INT32_MAX = 2**31 - 1
+
+#: Seeds are hashed as uint64 and fed to ``numpy.random.SeedSequence``; keeping them within
+#: uint32 leaves room in both.
+SEED_MAX = 2**32 - 1
+
+#: The forms ``[spark] master`` accepts, as listed in error messages.
+SPARK_MASTERS = (
+    '"" (spark-submit\'s master, else local[*])', "local", "local[N]", "local[*]",
+    "local[N,F]", "local[*,F]", "local-cluster[N,C,M]",
+    "spark://HOST:PORT (comma-separated HOST:PORT for standby masters)", "yarn", "k8s://URL",
+    "mesos://URL",
+)
+
+_HOST_PORT = r"(?:[^\s,/:\[\]]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}"
+_MASTER_PATTERN = re.compile(
+    r"|local(?:\[(?:\*|[1-9]\d*)(?:\s*,\s*\d+)?\])?"
+    r"|local-cluster\[\s*[1-9]\d*\s*,\s*[1-9]\d*\s*,\s*[1-9]\d*\s*\]"
+    rf"|spark://{_HOST_PORT}(?:,{_HOST_PORT})*"
+    r"|yarn|k8s://\S+|mesos://\S+"
+)
+
+
+def _show(value: object) -> str:
+    """``repr(value)``, shortened in the middle when it is long (a 20-digit number stays)."""
+    text = repr(value)
+    if len(text) <= 60:
+        return text
+    return f"{text[:24]}...{text[-12:]} ({len(str(value))} characters)"
+
 
 def _check(condition: bool, section: str, key: str, message: str, value: object) -> None:
     if not condition:
-        raise ConfigError(f"[{section}] {key} = {value!r} is invalid: {message}")
+        raise ConfigError(f"[{section}] {key} = {_show(value)} is invalid: {message}")
+
+
+def _check_int(section: str, key: str, value: int, low: int, high: int, note: str = "") -> None:
+    """``low <= value <= high``, with the range (and ``note``, e.g. "(0 = none)") in the error."""
+    suffix = f" {note}" if note else ""
+    _check(low <= value <= high, section, key, f"must be in [{low}, {high}]{suffix}", value)
+
+
+def _check_float(
+    section: str, key: str, value: float, low: float, high: float | None = None, *,
+    low_open: bool = False, high_open: bool = False, note: str = "",
+) -> None:
+    """A finite ``value`` within ``low`` and ``high`` (``None``: no upper bound other than
+    being finite); ``low_open`` / ``high_open`` exclude the bound itself."""
+    above = value > low if low_open else value >= low
+    below = high is None or (value < high if high_open else value <= high)
+    ok = math.isfinite(value) and above and below
+    if high is None:
+        message = f"must be a finite number {'>' if low_open else '>='} {low:g}"
+    else:
+        message = (f"must be in {'(' if low_open else '['}{low:g}, {high:g}"
+                   f"{')' if high_open else ']'}")
+    _check(ok, section, key, f"{message} {note}" if note else message, value)
 
 
 @dataclass(frozen=True)
@@ -68,8 +123,7 @@ class InputConfig:
         names = [self.sequence_col, self.item_col, self.order_col]
         _check(len(set(names)) == 3, "input", "sequence_col/item_col/order_col",
                "must be three different columns", names)
-        _check(self.session_gap >= 0, "input", "session_gap",
-               "must be >= 0 (0 = no sessions)", self.session_gap)
+        _check_float("input", "session_gap", self.session_gap, 0, note="(0 = no sessions)")
 
     @property
     def is_items(self) -> bool:
@@ -86,12 +140,15 @@ class TokenizeConfig:
     A match longer than ``max_token_length`` characters is not a word (a base64 blob, a run of
     one letter): it stays in the tokens table as an empty-string placeholder, gets no vector,
     and is counted as ``long_tokens`` in the run report.
+    The tokenize stage fails when more than ``max_invalid_share`` of the input lines are not
+    valid UTF-8 (1 = never fail).
     """
 
     lowercase: bool = True
     token_pattern: str = r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*|\d+"
     max_sentence_length: int = 10_000
     max_token_length: int = 100
+    max_invalid_share: float = 0.05
 
     def __post_init__(self) -> None:
         try:
@@ -105,14 +162,10 @@ class TokenizeConfig:
             compiled.search("") is None, "tokenize", "token_pattern",
             "must not match the empty string", self.token_pattern,
         )
-        _check(
-            self.max_sentence_length >= 2, "tokenize", "max_sentence_length",
-            "must be at least 2", self.max_sentence_length,
-        )
-        _check(
-            self.max_token_length >= 1, "tokenize", "max_token_length",
-            "must be >= 1", self.max_token_length,
-        )
+        _check_int("tokenize", "max_sentence_length", self.max_sentence_length, 2, 10_000_000)
+        _check_int("tokenize", "max_token_length", self.max_token_length, 1, 1_000_000)
+        _check_float("tokenize", "max_invalid_share", self.max_invalid_share, 0, 1,
+                     note="(1 = never fail)")
 
 
 @dataclass(frozen=True)
@@ -124,11 +177,9 @@ class VocabConfig:
     max_vocab_size: int = 0
 
     def __post_init__(self) -> None:
-        _check(self.min_count >= 1, "vocab", "min_count", "must be >= 1", self.min_count)
-        _check(
-            self.max_vocab_size >= 0, "vocab", "max_vocab_size",
-            "must be >= 0 (0 = no limit)", self.max_vocab_size,
-        )
+        _check_int("vocab", "min_count", self.min_count, 1, INT32_MAX)
+        _check_int("vocab", "max_vocab_size", self.max_vocab_size, 0, INT32_MAX,
+                   "(0 = no limit)")
 
 
 @dataclass(frozen=True)
@@ -145,12 +196,9 @@ class PairsConfig:
     shrink_windows: bool = True
 
     def __post_init__(self) -> None:
-        _check(self.window >= 0, "pairs", "window", "must be >= 0 (0 = the whole sentence)",
-               self.window)
-        _check(
-            0.0 <= self.sample < 1.0, "pairs", "sample",
-            "must be in [0, 1) (0 disables subsampling)", self.sample,
-        )
+        _check_int("pairs", "window", self.window, 0, 100_000, "(0 = the whole sentence)")
+        _check_float("pairs", "sample", self.sample, 0, 1, high_open=True,
+                     note="(0 disables subsampling)")
 
 
 #: Highest task learning rate at which the minibatch kernel trained text8 stably with shuffled
@@ -174,6 +222,10 @@ class TrainConfig:
     ``negative_groups`` groups, each sharing K negative draws weighted ``negative / K``; 0 draws
     ``negative`` per pair. A task trains its pairs in a random order within consecutive windows
     of ``shuffle_window`` pairs (0 = in the order they were formed, sentence by sentence).
+
+    Every number has a finite range. ``batch_size`` is at most 100000: a minibatch step
+    without shared negatives holds ``(batch_size, negative + 1, vector_size)`` float32 arrays,
+    240 MB each at the largest batch with the default ``negative`` and ``vector_size``.
     """
 
     vector_size: int = 100
@@ -193,48 +245,33 @@ class TrainConfig:
     keep_checkpoints: int = 0
 
     def __post_init__(self) -> None:
-        _check(self.vector_size >= 1, "train", "vector_size", "must be >= 1", self.vector_size)
-        _check(self.negative >= 1, "train", "negative", "must be >= 1", self.negative)
-        _check(
-            -2.0 <= self.ns_exponent <= 2.0, "train", "ns_exponent",
-            "must be in [-2, 2]", self.ns_exponent,
-        )
-        _check(self.alpha > 0, "train", "alpha", "must be > 0", self.alpha)
+        _check_int("train", "vector_size", self.vector_size, 1, 10_000)
+        _check_int("train", "negative", self.negative, 1, 1_000)
+        _check_float("train", "ns_exponent", self.ns_exponent, -2, 2)
+        _check_float("train", "alpha", self.alpha, 0, 10, low_open=True)
         _check(
             0 <= self.min_alpha <= self.alpha, "train", "min_alpha",
             f"must be in [0, alpha={self.alpha}]", self.min_alpha,
         )
-        _check(self.epochs >= 1, "train", "epochs", "must be >= 1", self.epochs)
-        _check(self.seed >= 0, "train", "seed", "must be >= 0", self.seed)
-        _check(
-            self.num_partitions >= 1, "train", "num_partitions", "must be >= 1",
-            self.num_partitions,
-        )
-        _check(
-            self.syncs_per_epoch >= 1, "train", "syncs_per_epoch", "must be >= 1",
-            self.syncs_per_epoch,
-        )
-        _check(self.batch_size >= 1, "train", "batch_size", "must be >= 1", self.batch_size)
-        _check(
-            self.shared_negatives >= 0, "train", "shared_negatives",
-            "must be >= 0 (0 = negative draws per pair)", self.shared_negatives,
-        )
+        _check_int("train", "epochs", self.epochs, 1, 10_000)
+        _check_int("train", "seed", self.seed, 0, SEED_MAX)
+        _check_int("train", "num_partitions", self.num_partitions, 1, 100_000)
+        _check_int("train", "syncs_per_epoch", self.syncs_per_epoch, 1, 10_000)
+        _check_int("train", "batch_size", self.batch_size, 1, 100_000)
+        _check_int("train", "shared_negatives", self.shared_negatives, 0, 100_000,
+                   "(0 = negative draws per pair)")
         _check(
             1 <= self.negative_groups <= self.batch_size, "train", "negative_groups",
             f"must be in [1, batch_size={self.batch_size}]", self.negative_groups,
         )
-        _check(
-            self.shuffle_window >= 0, "train", "shuffle_window",
-            "must be >= 0 (0 = pairs in the order they were formed)", self.shuffle_window,
-        )
+        _check_int("train", "shuffle_window", self.shuffle_window, 0, INT32_MAX,
+                   "(0 = pairs in the order they were formed)")
         _check(
             self.merge in MERGE_MODES, "train", "merge",
             f"must be one of {', '.join(MERGE_MODES)}", self.merge,
         )
-        _check(
-            self.keep_checkpoints >= 0, "train", "keep_checkpoints",
-            "must be >= 0 (0 keeps every round)", self.keep_checkpoints,
-        )
+        _check_int("train", "keep_checkpoints", self.keep_checkpoints, 0, 1_000_000,
+                   "(0 keeps every round)")
 
     @property
     def task_lr_scale(self) -> float:
@@ -272,7 +309,8 @@ class ItemsConfig:
     ``recommendations``: items per user in the recommendations table (0 = no user tables).
     ``recency_half_life``: a user's item ``n`` events before the latest weighs ``0.5 ** (n /
     recency_half_life)`` in the user's vector (0 = every item weighs the same).
-    ``block_rows``: vectors per block when scoring all pairs of blocks in Spark.
+    ``block_rows``: vectors per block when scoring all pairs of blocks in Spark; a task holds a
+    ``(block_rows, block_rows)`` float64 score matrix, 2 GiB at the largest allowed, 16384.
     """
 
     neighbors: int = 10
@@ -281,19 +319,19 @@ class ItemsConfig:
     block_rows: int = 2048
 
     def __post_init__(self) -> None:
-        _check(self.neighbors >= 0, "items", "neighbors", "must be >= 0 (0 = none)",
-               self.neighbors)
-        _check(self.recommendations >= 0, "items", "recommendations",
-               "must be >= 0 (0 = none)", self.recommendations)
-        _check(self.recency_half_life >= 0, "items", "recency_half_life",
-               "must be >= 0 (0 = no recency weighting)", self.recency_half_life)
-        _check(self.block_rows >= 1, "items", "block_rows", "must be >= 1", self.block_rows)
+        _check_int("items", "neighbors", self.neighbors, 0, 100_000, "(0 = none)")
+        _check_int("items", "recommendations", self.recommendations, 0, 100_000, "(0 = none)")
+        _check_float("items", "recency_half_life", self.recency_half_life, 0,
+                     note="(0 = no recency weighting)")
+        _check_int("items", "block_rows", self.block_rows, 1, 16_384)
 
 
 @dataclass(frozen=True)
 class SparkConfig:
     """The Spark session. An empty ``master`` means: the one spark-submit gives, else
-    ``local[*]``. ``conf`` holds any further ``spark.*`` settings."""
+    ``local[*]``; otherwise it is one of Spark's master URLs (:data:`SPARK_MASTERS`), checked
+    here so that a typo is an error before a JVM starts. ``conf`` holds any further
+    ``spark.*`` settings."""
 
     master: str = ""
     app_name: str = "w2v_spark"
@@ -301,6 +339,10 @@ class SparkConfig:
     conf: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _check(
+            _MASTER_PATTERN.fullmatch(self.master) is not None, "spark", "master",
+            f"must be one of: {', '.join(SPARK_MASTERS)}", self.master,
+        )
         bad = [k for k in self.conf if not k.startswith("spark.")]
         _check(not bad, "spark", "conf", f"keys must start with 'spark.', got {bad}", bad)
         _check(
@@ -340,7 +382,14 @@ def _coerce(section: str, key: str, value: Any, expected: Any) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif expected is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value
+        if ok:
+            try:
+                value = float(value)
+            except OverflowError:
+                raise ConfigError(
+                    f"[{section}] {key} = {_show(value)} is invalid: too large a number "
+                    "(a float setting must be finite)"
+                ) from None
     elif expected is str:
         ok = isinstance(value, str)
     else:  # Mapping[str, str]
@@ -416,11 +465,15 @@ def parse_override(text: str) -> dict[str, Any]:
     parts = key.strip().split(".")
     if not sep or len(parts) < 2 or not all(parts):
         raise ConfigError(f"override {text!r} must look like section.key=value")
+    section, name = parts[0], parts[1]
     try:
         value: Any = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
-    section, name = parts[0], parts[1]
+    except ValueError:  # an integer of more digits than Python converts to int
+        raise ConfigError(
+            f"[{section}] {name} = {_show(raw.strip())} is invalid: too many digits for a number"
+        ) from None
     if section == "spark" and name == "conf" and len(parts) > 2:
         return {"spark": {"conf": {".".join(parts[2:]): str(value)}}}
     if len(parts) != 2:
@@ -436,7 +489,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     try:
         with p.open("rb") as fh:
             return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer of too many digits
         raise ConfigError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
+import re
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 
@@ -13,6 +16,8 @@ from w2v_spark.config import (
     STABLE_TASK_ALPHA_IN_ORDER,
     Config,
     PairsConfig,
+    SparkConfig,
+    TokenizeConfig,
     TrainConfig,
     config_from_dict,
     load_config,
@@ -231,11 +236,12 @@ def test_config_is_frozen() -> None:
         ("input.table_format=json", r"table_format.*csv, parquet, table"),
         ("input.csv_delimiter=;;", r"csv_delimiter.*one character"),
         ("input.item_col=sequence_id", r"three different columns"),
-        ("input.session_gap=-1", r"session_gap.*>= 0"),
+        ("input.session_gap=-1", r"session_gap = -1.0 is invalid: must be a finite number >= 0"),
         ("input.order_col=\" \"", r"order_col.*must name a column"),
-        ("items.neighbors=-1", r"neighbors.*>= 0"),
-        ("items.recency_half_life=-2", r"recency_half_life.*>= 0"),
-        ("items.block_rows=0", r"block_rows.*>= 1"),
+        ("items.neighbors=-1", r"neighbors = -1 is invalid: must be in \[0, 100000\]"),
+        ("items.recency_half_life=-2",
+         r"recency_half_life = -2.0 is invalid: must be a finite number >= 0"),
+        ("items.block_rows=0", r"block_rows = 0 is invalid: must be in \[1, 16384\]"),
     ],
 )
 def test_items_settings_are_checked(override: str, message: str) -> None:
@@ -278,3 +284,170 @@ def test_stability_warning_in_table_order_has_the_lower_limit() -> None:
 @pytest.mark.parametrize("name", ["default.toml", "local.toml", "cluster.toml", "items.toml"])
 def test_shipped_configs_train_at_a_stable_task_learning_rate(name: str) -> None:
     assert load_config([CONF_DIR / name], []).train.stability_warning() is None
+
+
+# ---------------------------------------------------------------- numeric ranges
+
+#: Every numeric setting: (lowest, highest, lowest excluded, highest excluded, the range as the
+#: error states it). ``None`` as highest: any finite number. The highest of ``min_alpha`` and
+#: ``negative_groups`` are the defaults of ``alpha`` and ``batch_size``.
+NUMERIC_RANGES: dict[tuple[str, str], tuple[float, float | None, bool, bool, str]] = {
+    ("input", "session_gap"): (0, None, False, False, "must be a finite number >= 0"),
+    ("tokenize", "max_sentence_length"): (2, 10_000_000, False, False,
+                                          "must be in [2, 10000000]"),
+    ("tokenize", "max_token_length"): (1, 1_000_000, False, False, "must be in [1, 1000000]"),
+    ("tokenize", "max_invalid_share"): (0, 1, False, False, "must be in [0, 1]"),
+    ("vocab", "min_count"): (1, 2**31 - 1, False, False, "must be in [1, 2147483647]"),
+    ("vocab", "max_vocab_size"): (0, 2**31 - 1, False, False, "must be in [0, 2147483647]"),
+    ("pairs", "window"): (0, 100_000, False, False, "must be in [0, 100000]"),
+    ("pairs", "sample"): (0, 1, False, True, "must be in [0, 1)"),
+    ("train", "vector_size"): (1, 10_000, False, False, "must be in [1, 10000]"),
+    ("train", "negative"): (1, 1_000, False, False, "must be in [1, 1000]"),
+    ("train", "ns_exponent"): (-2, 2, False, False, "must be in [-2, 2]"),
+    ("train", "alpha"): (0, 10, True, False, "must be in (0, 10]"),
+    ("train", "min_alpha"): (0, 0.025, False, False, "must be in [0, alpha=0.025]"),
+    ("train", "epochs"): (1, 10_000, False, False, "must be in [1, 10000]"),
+    ("train", "seed"): (0, 2**32 - 1, False, False, "must be in [0, 4294967295]"),
+    ("train", "num_partitions"): (1, 100_000, False, False, "must be in [1, 100000]"),
+    ("train", "syncs_per_epoch"): (1, 10_000, False, False, "must be in [1, 10000]"),
+    ("train", "batch_size"): (1, 100_000, False, False, "must be in [1, 100000]"),
+    ("train", "shared_negatives"): (0, 100_000, False, False, "must be in [0, 100000]"),
+    ("train", "negative_groups"): (1, 512, False, False, "must be in [1, batch_size=512]"),
+    ("train", "shuffle_window"): (0, 2**31 - 1, False, False, "must be in [0, 2147483647]"),
+    ("train", "keep_checkpoints"): (0, 1_000_000, False, False, "must be in [0, 1000000]"),
+    ("items", "neighbors"): (0, 100_000, False, False, "must be in [0, 100000]"),
+    ("items", "recommendations"): (0, 100_000, False, False, "must be in [0, 100000]"),
+    ("items", "recency_half_life"): (0, None, False, False, "must be a finite number >= 0"),
+    ("items", "block_rows"): (1, 16_384, False, False, "must be in [1, 16384]"),
+}
+
+
+def _numeric_settings() -> dict[tuple[str, str], type]:
+    out = {}
+    for section, cls in get_type_hints(Config).items():
+        for name, kind in get_type_hints(cls).items():
+            if kind in (int, float):
+                out[(section, name)] = kind
+    return out
+
+
+NUMERIC = _numeric_settings()
+FLOATS = sorted(key for key, kind in NUMERIC.items() if kind is float)
+INTS = sorted(key for key, kind in NUMERIC.items() if kind is int)
+
+
+def _as_toml(value: float) -> str:
+    return repr(value)  # inf, -inf, nan, 1e+300 and plain numbers are TOML as Python prints them
+
+
+def _out_of_range() -> list[tuple[str, str, float]]:
+    cases = []
+    for (section, key), (low, high, low_open, high_open, _) in NUMERIC_RANGES.items():
+        kind = NUMERIC.get((section, key), float)
+        cases.append((section, key, kind(low if low_open else low - 1)))
+        if high is not None:
+            cases.append((section, key, kind(high if high_open else high + 1)))
+    return cases
+
+
+def _in_range() -> list[tuple[str, str, float]]:
+    cases = []
+    for (section, key), (low, high, low_open, high_open, _) in NUMERIC_RANGES.items():
+        kind = NUMERIC.get((section, key), float)
+        if not low_open:
+            cases.append((section, key, kind(low)))
+        cases.append((section, key, kind(1e300 if high is None else high if not high_open
+                                           else (low + high) / 2)))
+    return cases
+
+
+def _error(section: str, key: str, shown: str) -> str:
+    fragment = NUMERIC_RANGES[(section, key)][4]
+    return rf"^\[{section}\] {key} = {re.escape(shown)} is invalid: {re.escape(fragment)}"
+
+
+def test_every_numeric_setting_has_a_range_here() -> None:
+    assert set(NUMERIC_RANGES) == set(NUMERIC)
+
+
+@pytest.mark.parametrize(("section", "key", "value"), _out_of_range(),
+                         ids=lambda v: str(v))
+def test_numeric_setting_out_of_range_names_the_range(section: str, key: str,
+                                                      value: float) -> None:
+    with pytest.raises(ConfigError, match=_error(section, key, repr(value))):
+        load_config(overrides=[f"{section}.{key}={_as_toml(value)}"])
+
+
+@pytest.mark.parametrize(("section", "key", "value"), _in_range(), ids=lambda v: str(v))
+def test_numeric_setting_at_its_bounds_is_accepted(section: str, key: str,
+                                                   value: float) -> None:
+    config = load_config(overrides=[f"{section}.{key}={_as_toml(value)}"])
+    assert getattr(getattr(config, section), key) == value
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan], ids=repr)
+@pytest.mark.parametrize(("section", "key"), FLOATS, ids=lambda v: str(v))
+def test_float_setting_must_be_finite(section: str, key: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=_error(section, key, repr(value))):
+        load_config(overrides=[f"{section}.{key}={_as_toml(value)}"])
+
+
+@pytest.mark.parametrize(("section", "key"), INTS, ids=lambda v: str(v))
+def test_int_setting_too_large_for_int64_is_a_range_error(section: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=_error(section, key, "99999999999999999999")):
+        load_config(overrides=[f"{section}.{key}=99999999999999999999"])
+
+
+def test_huge_numbers_in_a_file_or_an_override_are_config_errors(tmp_path: Path) -> None:
+    conf = tmp_path / "big.toml"
+    conf.write_text("[train]\nbatch_size = 99999999999999999999\n")
+    with pytest.raises(ConfigError, match=_error("train", "batch_size", "99999999999999999999")):
+        load_config([conf])
+    with pytest.raises(ConfigError, match=r"^\[train\] alpha = 1000.* is invalid: too large a "
+                       r"number \(a float setting must be finite\)"):
+        load_config(overrides=["train.alpha=1" + "0" * 400])
+    with pytest.raises(ConfigError, match=r"^\[train\] seed = '9999.*\(5000 characters\) is "
+                       r"invalid: too many digits for a number$"):
+        load_config(overrides=["train.seed=" + "9" * 5000])
+    conf.write_text("[train]\nseed = " + "9" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"big\.toml' is not valid TOML: .*4300 digits"):
+        load_config([conf])
+
+
+def test_max_invalid_share_default_and_range() -> None:
+    assert TokenizeConfig().max_invalid_share == 0.05
+    assert load_config(overrides=["tokenize.max_invalid_share=1"]).tokenize.max_invalid_share == 1
+    assert load_config(overrides=["tokenize.max_invalid_share=0"]).tokenize.max_invalid_share == 0
+    with pytest.raises(ConfigError, match=r"max_invalid_share = 1.5 is invalid: must be in "
+                       r"\[0, 1\] \(1 = never fail\)"):
+        load_config(overrides=["tokenize.max_invalid_share=1.5"])
+
+
+# ---------------------------------------------------------------- spark.master
+
+
+@pytest.mark.parametrize("master", [
+    "", "local", "local[1]", "local[16]", "local[*]", "local[2,3]", "local[*,4]", "local[2, 3]",
+    "local-cluster[2,1,1024]", "local-cluster[2, 1, 1024]", "spark://host:7077",
+    "spark://10.0.0.1:7077", "spark://h1.example.com:7077,h2.example.com:7077",
+    "spark://[::1]:7077", "yarn", "k8s://https://10.0.0.1:6443", "k8s://host:443",
+    "mesos://zk://zk1:2181/mesos",
+])
+def test_spark_master_accepts_spark_master_urls(master: str) -> None:
+    assert load_config(overrides=[f'spark.master="{master}"']).spark.master == master
+    assert SparkConfig(master=master).master == master
+
+
+@pytest.mark.parametrize("master", [
+    "bogus://x", "local[0]", "local[]", "local[x]", "local[2", "local[2,]", "Local", " local",
+    "local ", "local-cluster[2,1]", "spark://host", "spark://", "spark://host:port",
+    "spark://h1:7077,", "yarn-cluster", "k8s://", "mesos://", "localhost",
+])
+def test_spark_master_refuses_anything_else_listing_the_forms(master: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(overrides=[f'spark.master="{master}"'])
+    message = str(info.value)
+    assert message.startswith(f"[spark] master = {master!r} is invalid: must be one of: ")
+    for form in ("local[N]", "local[*]", "local[N,F]", "local[*,F]", "local-cluster[N,C,M]",
+                 "spark://HOST:PORT", "yarn", "k8s://URL", "mesos://URL"):
+        assert form in message
