@@ -262,11 +262,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
     if not args.analogies and not args.word_pairs:
         raise InputError("nothing to evaluate: give --analogies FILE and/or --word-pairs FILE")
-    try:
-        sections = read_analogies(args.analogies) if args.analogies else None
-        pair_sets = [(p, read_word_pairs(p)) for p in args.word_pairs]
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the evaluation file: {exc}") from None
+    # The readers raise InputError naming the file (missing, not text, malformed, empty).
+    sections = read_analogies(args.analogies) if args.analogies else None
+    pair_sets = [(p, read_word_pairs(p)) for p in args.word_pairs]
     emb = load_query_embeddings(args)
     result: dict[str, Any] = {"vocabulary": len(emb)}
     if sections is not None:

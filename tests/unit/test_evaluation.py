@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from w2v_spark.errors import InputError
 from w2v_spark.evaluation import (
     AnalogyResult,
     AnalogySection,
@@ -75,7 +76,7 @@ def test_read_analogies_plain_and_gz(tmp_path: Path) -> None:
 def test_read_analogies_rejects_malformed_lines(tmp_path: Path, text: str, line: int) -> None:
     path = tmp_path / "bad.txt"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ValueError, match=rf"line {line}\b"):
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: line {line}\b"):
         read_analogies(path)
 
 
@@ -116,8 +117,106 @@ def test_read_word_pairs_formats(tmp_path: Path) -> None:
 def test_read_word_pairs_rejects_malformed_lines(tmp_path: Path, text: str, line: int) -> None:
     path = tmp_path / "bad.txt"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ValueError, match=rf"line {line}\b"):
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: line {line}\b"):
         read_word_pairs(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("", r"is empty \(or holds only blank lines\)"),
+        ("\n  \n", r"is empty \(or holds only blank lines\)"),
+        (": capital-common-countries\n\n: family\n", r"holds only 2 section header\(s\)"),
+    ],
+)
+def test_read_analogies_without_questions_is_an_error(tmp_path: Path, text: str,
+                                                      what: str) -> None:
+    path = tmp_path / "questions.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: the file has no analogy "
+                       rf"questions: it {what}$"):
+        read_analogies(path)
+    packed = tmp_path / "questions.txt.gz"
+    with gzip.open(packed, "wt", encoding="utf-8") as fh:
+        fh.write(text)
+    with pytest.raises(InputError, match=rf"^{re.escape(str(packed))}: the file has no analogy"):
+        read_analogies(packed)
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("", r"is empty \(or holds only comments and blank lines\)"),
+        ("# WordSim-353\n\n# nothing else\n", r"is empty \(or holds only comments and blank"),
+        ("# c\nWord 1\tWord 2\tHuman (mean)\n", r"holds only a header line \(and comments\)"),
+    ],
+)
+def test_read_word_pairs_without_pairs_is_an_error(tmp_path: Path, text: str, what: str) -> None:
+    path = tmp_path / "pairs.tsv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: the file has no word "
+                       rf"pairs: it {what}"):
+        read_word_pairs(path)
+
+
+READERS = [read_analogies, read_word_pairs]
+
+
+def _gzip_bytes(text: str) -> bytes:
+    return gzip.compress(text.encode("utf-8"), mtime=0)
+
+
+@pytest.mark.parametrize("reader", READERS, ids=lambda r: r.__name__)
+def test_reading_a_binary_file_names_the_file(tmp_path: Path, reader: Any) -> None:
+    path = tmp_path / "random.bin"
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: not a UTF-8 text file: "
+                       r"byte b'.+' at or after line \d+ cannot be decoded \(is it a binary "
+                       r"file\?\)"):
+        reader(path)
+
+
+@pytest.mark.parametrize("reader", READERS, ids=lambda r: r.__name__)
+def test_reading_gzip_data_as_text_names_the_file_and_says_gzip(tmp_path: Path,
+                                                                reader: Any) -> None:
+    path = tmp_path / "questions.txt"
+    path.write_bytes(_gzip_bytes(": s\na b c d\n" if reader is read_analogies else "a b 1\n"))
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: not a UTF-8 text file: .*"
+                       r"\(it holds gzip data: name it \*\.gz to read it compressed\)$"):
+        reader(path)
+
+
+@pytest.mark.parametrize("reader", READERS, ids=lambda r: r.__name__)
+def test_reading_a_damaged_gz_names_the_file(tmp_path: Path, reader: Any) -> None:
+    not_gzip = tmp_path / "plain.txt.gz"
+    not_gzip.write_text(": s\na b c d\n", encoding="utf-8")
+    with pytest.raises(InputError, match=rf"^{re.escape(str(not_gzip))}: not a readable gzip "
+                       r"file: Not a gzipped file"):
+        reader(not_gzip)
+    truncated = tmp_path / "truncated.txt.gz"
+    text = ": s\n" + "a b c d\n" * 1000 if reader is read_analogies else "a b 1\n" * 1000
+    truncated.write_bytes(_gzip_bytes(text)[:40])
+    with pytest.raises(InputError, match=rf"^{re.escape(str(truncated))}: not a readable gzip "
+                       r"file: "):
+        reader(truncated)
+
+
+@pytest.mark.parametrize("reader", READERS, ids=lambda r: r.__name__)
+def test_reading_utf16_text_names_the_file(tmp_path: Path, reader: Any) -> None:
+    path = tmp_path / "utf16.txt"
+    path.write_text(": s\na b c d\n" if reader is read_analogies else "a b 1\n",
+                    encoding="utf-16-le")
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: line 1: not a text file: "
+                       r"it holds NUL bytes"):
+        reader(path)
+
+
+@pytest.mark.parametrize("reader", READERS, ids=lambda r: r.__name__)
+def test_reading_a_missing_file_names_the_file(tmp_path: Path, reader: Any) -> None:
+    path = tmp_path / "nope.txt"
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: cannot read the file: "
+                       r"No such file or directory$"):
+        reader(path)
 
 
 # ---------------------------------------------------------------- correlations
