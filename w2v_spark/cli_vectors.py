@@ -19,6 +19,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from w2v_spark.errors import InputError, OutputError
 from w2v_spark.formats import FORMATS, UNICODE_ERRORS
@@ -352,6 +353,39 @@ def import_command(args: argparse.Namespace) -> dict[str, Any]:
                           overwrite=args.overwrite, unicode_errors=args.unicode_errors)
 
 
+def _local_file(target: str) -> Path | None:
+    """The local path ``target`` names, or None for a URI of another file system.
+
+    As :func:`w2v_spark.formats.open_output`, which writes the file from the driver through
+    pyarrow: a path without ``://`` is local (relative to the working directory), as is a
+    ``file:///`` URI; ``hdfs://``, ``s3://`` and the like are not."""
+    if "://" not in target:
+        return Path(target)
+    parsed = urlparse(target)
+    if parsed.scheme == "file" and not parsed.netloc:
+        return Path(unquote(parsed.path))
+    return None
+
+
+def check_vectors_target(target: str, overwrite: bool) -> None:
+    """Refuse a ``--to`` vectors file that cannot be written, before any work is done: a local
+    path whose directory does not exist (or is not a directory), that is a directory itself,
+    or that exists already without ``overwrite``. Other file systems are not checked here:
+    their errors come when the file is written."""
+    local = _local_file(target)
+    if local is None:
+        return
+    if local.is_dir():
+        raise OutputError(f"--to {target} is a directory; give the path of the file to write")
+    parent = local.parent
+    if not parent.exists():
+        raise OutputError(f"the directory {parent} of --to does not exist")
+    if not parent.is_dir():
+        raise OutputError(f"{parent}, the directory of --to, is not a directory")
+    if local.exists() and not overwrite:
+        raise OutputError(f"{target} exists already; pass --overwrite to replace it")
+
+
 def export_file(args: argparse.Namespace) -> dict[str, Any]:
     """``export --format FMT --to FILE``: a run's (or any) embeddings table to a file."""
     from w2v_spark import storage
@@ -361,12 +395,11 @@ def export_file(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError("export --format needs --to FILE, the vectors file to write")
     if args.output is None and args.embeddings is None:
         raise InputError("export --format needs --output RUN_DIR or --embeddings TABLE")
+    check_vectors_target(args.to, args.overwrite)
     spark = _session(args)
     source = _table_path(args)
     if "/" not in source and ":" not in source and spark.catalog.tableExists(source):
         table = spark.table(source)
     else:
         table = storage.read_table(spark, source, "embeddings")
-    if Path(args.to).exists() and not args.overwrite:
-        raise OutputError(f"{args.to} exists already; pass --overwrite to replace it")
     return export_vectors(table, args.to, args.vectors_format, args.precision)

@@ -18,10 +18,94 @@ def no_spark(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(w2v_spark.session, "build_session", refuse)
 
 
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    (run / "embeddings").mkdir(parents=True)
+    return run
+
+
+def _export(to: str, run: Path, *extra: str) -> list[str]:
+    return ["export", "--format", "word2vec-bin", "--to", to, "--output", str(run), *extra]
+
+
 def _error(capsys: pytest.CaptureFixture[str]) -> str:
     captured = capsys.readouterr()
     assert captured.out == ""
     return captured.err
+
+
+def test_export_to_a_missing_directory_fails_before_spark(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(_export("missing/dir/v.bin", run_dir)) == 2
+    assert _error(capsys) == (
+        "w2v-spark: error: the directory missing/dir of --to does not exist\n"
+    )
+    assert not (tmp_path / "missing").exists()
+
+
+def test_export_to_a_missing_directory_as_a_file_uri(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = tmp_path / "no such" / "v.bin"
+    uri = "file://" + str(target).replace(" ", "%20")
+    assert main(_export(uri, run_dir)) == 2
+    assert _error(capsys) == (
+        f"w2v-spark: error: the directory {target.parent} of --to does not exist\n"
+    )
+
+
+def test_export_to_a_directory_is_an_error(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = tmp_path / "vectors"
+    target.mkdir()
+    for extra in ((), ("--overwrite",)):
+        assert main(_export(str(target), run_dir, *extra)) == 2
+        assert _error(capsys) == (
+            f"w2v-spark: error: --to {target} is a directory; give the path of the file to "
+            "write\n"
+        )
+
+
+def test_export_under_a_file_is_an_error(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x\n")
+    assert main(_export(str(plain / "v.bin"), run_dir)) == 2
+    assert _error(capsys) == (
+        f"w2v-spark: error: {plain}, the directory of --to, is not a directory\n"
+    )
+
+
+def test_export_over_an_existing_file_needs_overwrite_and_says_so_before_spark(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = tmp_path / "v.bin"
+    target.write_bytes(b"old")
+    assert main(_export(str(target), run_dir)) == 2
+    assert _error(capsys) == (
+        f"w2v-spark: error: {target} exists already; pass --overwrite to replace it\n"
+    )
+    assert target.read_bytes() == b"old"
+
+
+def test_export_to_a_usable_local_path_goes_on_to_spark(run_dir: Path, tmp_path: Path) -> None:
+    """The checks let a good target through: the next step is the session."""
+    for target in (tmp_path / "v.bin", tmp_path / "old.bin"):
+        if target.name == "old.bin":
+            target.write_bytes(b"old")
+        with pytest.raises(AssertionError, match="a Spark session was built"):
+            main(_export(str(target), run_dir, "--overwrite"))
+
+
+def test_export_to_another_file_system_is_not_checked_locally(run_dir: Path) -> None:
+    with pytest.raises(AssertionError, match="a Spark session was built"):
+        main(_export("hdfs://namenode:8020/missing/dir/v.bin", run_dir))
 
 
 def test_evaluate_an_empty_analogies_file_is_an_error(
