@@ -91,8 +91,16 @@ def publish_table(spark: SparkSession, table: pa.Table, path: str,
                   rows_per_file: int = ROWS_PER_FILE, row_group_rows: int | None = None
                   ) -> None:
     """Write ``table`` as a Parquet table at ``path`` (any file system Spark can write) with
-    :func:`write_files`, its completion marker last. ``path`` must not exist."""
+    :func:`write_files`, then the size and SHA-256 of every file
+    (:func:`w2v_spark.storage.write_checksums`), and its completion marker last. ``path``
+    must not exist."""
     with tempfile.TemporaryDirectory(prefix="w2v_spark-export-") as local:
         names = write_files(table, local, rows_per_file, row_group_rows)
+        sums = {
+            name: {"size": os.path.getsize(os.path.join(local, name)),
+                   "sha256": storage.file_sha256(os.path.join(local, name))}
+            for name in names
+        }
         storage.copy_local_files(spark, local, names, path)
+    storage.write_checksums(spark, path, sums)
     storage.write_marker(spark, path)

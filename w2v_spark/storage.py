@@ -3,15 +3,22 @@ Hadoop FileSystem API of the running session, and the completion checks of table
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from w2v_spark.errors import IncompleteTableError, InputError, OutputError
 from w2v_spark.schemas import SUCCESS_MARKER, check_columns
+
+#: The file in a published table that holds the size and SHA-256 of each of its data files.
+CHECKSUMS = "_checksums.json"
 
 
 def _fs_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
@@ -141,6 +148,15 @@ def read_table(spark: SparkSession, path: str, what: str, schema: StructType | N
 
     Nothing in the files is executed: Parquet holds plain typed columns, read as such.
     """
+    check_table(spark, path, what)
+    frame = spark.read.parquet(path)
+    if schema is not None:
+        check_columns(frame.schema, schema, f"the {what} table {path}")
+    return frame
+
+
+def check_table(spark: SparkSession, path: str, what: str) -> None:
+    """Refuse a table that is missing or was not written completely."""
     if not exists(spark, path):
         raise InputError(
             f"the {what} table {path} does not exist; run the stage that writes it first"
@@ -151,10 +167,6 @@ def read_table(spark: SparkSession, path: str, what: str, schema: StructType | N
             "wrote it did not finish; run that stage again with --overwrite, or resume the "
             "run with --resume"
         )
-    frame = spark.read.parquet(path)
-    if schema is not None:
-        check_columns(frame.schema, schema, f"the {what} table {path}")
-    return frame
 
 
 def glob_exists(spark: SparkSession, path: str) -> bool:
@@ -230,23 +242,124 @@ def is_file(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(hpath)) and bool(fs.getFileStatus(hpath).isFile())
 
 
+def java_reason(exc: BaseException) -> str:
+    """The line of an exception's message (a Java one through py4j, or a Python one) that
+    names the reason."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    found = next((line for line in lines if "Exception" in line), None)
+    return found or (lines[0] if lines else type(exc).__name__)
+
+
+def create_new(spark: SparkSession, path: str, text: str) -> None:
+    """Create file ``path`` holding ``text``, atomically refusing (:class:`FileExistsError`)
+    when it exists already, as the file system guarantees (HDFS does; object stores may
+    not)."""
+    fs, hpath = _fs_path(spark, path)
+    try:
+        stream = fs.create(hpath, False)
+    except Exception as exc:
+        if fs.exists(hpath):
+            raise FileExistsError(path) from None
+        raise OSError(f"could not create {path}: {java_reason(exc)}") from None
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+#: The file :func:`check_writable_dir` writes and removes.
+WRITE_PROBE = ".w2v_spark-write-probe"
+
+
 def check_writable_dir(spark: SparkSession, path: str) -> None:
     """Create directory ``path`` if needed and prove a file can be written in it; raise
     :class:`OutputError` with the file system's reason when not."""
     fs, hpath = _fs_path(spark, path)
     jvm = spark.sparkContext._jvm
     assert jvm is not None
-    probe = jvm.org.apache.hadoop.fs.Path(join(path, ".w2v_spark-write-probe"))
+    probe = jvm.org.apache.hadoop.fs.Path(join(path, WRITE_PROBE))
     try:
         if not fs.mkdirs(hpath):
             raise OSError("the file system refused to create it")
         fs.create(probe, True).close()
         fs.delete(probe, False)
     except Exception as exc:  # py4j wraps the Java exception; its message names the reason
-        reason = str(exc).strip().splitlines()
-        detail = next((line for line in reason if "Exception" in line), reason[0] if reason
-                      else type(exc).__name__)
         raise OutputError(
-            f"the output directory {path} cannot be written: {detail.strip()}; choose an "
+            f"the output directory {path} cannot be written: {java_reason(exc)}; choose an "
             "--output you can write to"
         ) from None
+
+
+def list_entries(spark: SparkSession, path: str) -> list[str]:
+    """Names of everything directly under directory ``path``, sorted (empty if missing)."""
+    fs, hpath = _fs_path(spark, path)
+    if not fs.exists(hpath) or not fs.getFileStatus(hpath).isDirectory():
+        return []
+    return sorted(str(s.getPath().getName()) for s in fs.listStatus(hpath))
+
+
+def local_path(qualified: str) -> str | None:
+    """The path on this machine of a fully qualified ``file:`` location, or None for other
+    file systems."""
+    parsed = urlparse(qualified)
+    if parsed.scheme != "file":
+        return None
+    return unquote(parsed.path) or "/"
+
+
+def resolved(spark: SparkSession, path: str) -> str:
+    """The fully qualified form of ``path`` with, on the local file system, every symbolic
+    link resolved (other file systems are compared by their qualified names only)."""
+    qualified = qualify(spark, path).rstrip("/") or "/"
+    local = local_path(qualified)
+    if local is None:
+        return qualified
+    return "file:" + os.path.realpath(local)
+
+
+def contains(outer: str, inner: str) -> bool:
+    """Whether location ``inner`` is ``outer`` or lies below it (both from :func:`resolved`)."""
+    outer = outer.rstrip("/")
+    return inner == outer or inner.startswith(outer + "/")
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 (hex) of a file on the driver's local disk."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_checksums(spark: SparkSession, table: str, sums: dict[str, dict[str, Any]]) -> None:
+    """Write a table's :data:`CHECKSUMS` file: ``{file name: {"size", "sha256"}}`` of every
+    data file, before its completion marker."""
+    write_text(spark, join(table, CHECKSUMS), json.dumps({"files": sums}, indent=1) + "\n")
+
+
+def checksum_problems(spark: SparkSession, table: str) -> list[str]:
+    """What differs between a table's files and its :data:`CHECKSUMS` (empty when they match,
+    or when the table has no checksums: only tables published with them are checked)."""
+    record = join(table, CHECKSUMS)
+    if not exists(spark, record):
+        return []
+    try:
+        expected = json.loads(read_text(spark, record))["files"]
+    except Exception as exc:  # a damaged record: say so rather than trust the files
+        return [f"{record} cannot be read ({type(exc).__name__})"]
+    present = {name for name in list_files(spark, table) if not _hidden(name)}
+    problems = [f"{join(table, n)} is missing" for n in sorted(expected.keys() - present)]
+    problems += [f"{join(table, n)} is not in {CHECKSUMS}" for n in sorted(present
+                                                                          - expected.keys())]
+    fs, _ = _fs_path(spark, table)
+    for name in sorted(expected.keys() & present):
+        path = join(table, name)
+        _, hpath = _fs_path(spark, path)
+        size = int(fs.getFileStatus(hpath).getLen())
+        if size != expected[name]["size"]:
+            problems.append(f"{path} has {size} bytes, {expected[name]['size']} when written")
+        elif sha256(spark, path) != expected[name]["sha256"]:
+            problems.append(f"{path} has other content than when it was written "
+                            "(SHA-256 differs)")
+    return problems
