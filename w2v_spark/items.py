@@ -71,7 +71,25 @@ def _resolve(columns: list[str], wanted: str, key: str, role: str) -> str:
     raise SchemaError(
         f"the events table has no {role} column {wanted!r} ([input] {key}); its columns are "
         f"{', '.join(columns) or '(none)'}; name the right one with --set input.{key}=NAME"
+        + _delimiter_hint(columns)
     )
+
+
+#: Characters that separate the fields of a CSV file when the comma does not.
+_OTHER_DELIMITERS = (";", "\t", "|", "\x1f")
+
+
+def _delimiter_hint(columns: list[str]) -> str:
+    """A hint when a CSV file was read with the wrong delimiter: its one column's name holds
+    another delimiter (``user;item;ts``)."""
+    if len(columns) != 1:
+        return ""
+    for delimiter in _OTHER_DELIMITERS:
+        char = delimiter.encode().decode("unicode_escape")
+        if char in columns[0]:
+            return (f". The file has one column, {columns[0]!r}: its fields look separated by "
+                    f"{delimiter!r}: if so, set [input] csv_delimiter = \"{delimiter}\"")
+    return ""
 
 
 def _is_atomic(dtype: DataType) -> bool:

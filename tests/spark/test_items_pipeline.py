@@ -196,6 +196,20 @@ def test_missing_column_names_the_columns_found(spark, tmp_path: Path) -> None:
         pipeline.tokenize_stage(spark, _cfg(), str(path), str(tmp_path / "o"))
 
 
+def test_a_csv_read_with_the_wrong_delimiter_gets_a_hint(spark, tmp_path: Path) -> None:
+    path = tmp_path / "in" / "e.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("user;item;ts\nu;a;1\nu;b;2\n", encoding="utf-8")
+    cfg = _cfg("input.sequence_col=user", "input.item_col=item", "input.order_col=ts")
+    with pytest.raises(SchemaError, match=r"one column, 'user;item;ts'.*separated by ';'.*"
+                                          r"csv_delimiter = \";\""):
+        pipeline.tokenize_stage(spark, cfg, str(path), str(tmp_path / "o"))
+    facts = pipeline.tokenize_stage(spark, _cfg("input.sequence_col=user", "input.item_col=item",
+                                                "input.order_col=ts", "input.csv_delimiter=;"),
+                                    str(path), str(tmp_path / "o"))
+    assert facts["rows"] == 2
+
+
 def test_order_column_of_words_is_an_error(spark, tmp_path: Path) -> None:
     path = _write_events(tmp_path / "in" / "e.csv", [("u", "a", "1"), ("u", "b", "monday")])
     with pytest.raises(SchemaError, match=r"'played_at'.*neither numbers nor timestamps.*monday"):
