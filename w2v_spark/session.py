@@ -16,7 +16,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from w2v_spark.config import SparkConfig
-from w2v_spark.errors import JavaNotFoundError
+from w2v_spark.errors import ConfigError, JavaNotFoundError
 
 #: Settings the pipeline relies on; anything in ``[spark.conf]`` overrides them.
 DEFAULT_CONF = {
@@ -71,9 +71,26 @@ def build_session(cfg: SparkConfig) -> SparkSession:
         builder = builder.config("spark.driver.memory", cfg.driver_memory)
     for key, value in {**DEFAULT_CONF, **dict(cfg.conf)}.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # PySparkRuntimeError JAVA_GATEWAY_EXITED, or a py4j error
+        if not _start_failure(exc):
+            raise
+        master = cfg.master or "local[*]"
+        raise ConfigError(
+            f"Spark did not start (its Java process exited; its own messages are above) with "
+            f"[spark] master = {master!r}, driver_memory = {cfg.driver_memory!r} and "
+            f"[spark.conf] {dict(cfg.conf) or '{}'}: check these settings"
+        ) from None
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def _start_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says the JVM behind a new session exited or could not be reached."""
+    text = f"{type(exc).__name__} {exc}"
+    return any(mark in text for mark in ("JAVA_GATEWAY_EXITED", "Java gateway process exited",
+                                         "Could not parse Master URL"))
 
 
 @contextmanager

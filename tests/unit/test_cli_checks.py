@@ -134,3 +134,15 @@ def test_evaluate_a_binary_word_pairs_file_names_it(
         f"w2v-spark: error: {pairs}: not a UTF-8 text file: byte b'\\x80' at or after line 1 "
         "cannot be decoded"
     )
+
+
+def test_a_bad_spark_master_fails_before_spark(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("alpha beta\n", encoding="utf-8")
+    code = main(["run", "--input", str(corpus), "--output", str(tmp_path / "out"),
+                 "--set", "spark.master=bogus://x"])
+    assert code == 2
+    err = _error(capsys)
+    assert err.startswith("w2v-spark: error: [spark] master = 'bogus://x' is invalid")
+    assert not (tmp_path / "out").exists()
