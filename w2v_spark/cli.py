@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import shlex
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +16,7 @@ from typing import Any
 
 from w2v_spark import cli_vectors
 from w2v_spark.config import Config, load_config
-from w2v_spark.errors import InputError, OutputError, W2VError
+from w2v_spark.errors import InputError, Interrupted, OutputError, W2VError
 
 STAGE_COMMANDS = ("tokenize", "vocab", "pairs", "train", "export")
 
@@ -90,14 +94,25 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(args.config, args.overrides)
 
 
+def _session(cfg: Config) -> Any:
+    """The session, with Ctrl-C raising KeyboardInterrupt at once (PySpark's own handler calls
+    into the JVM from inside the interrupted call, which fails with tracebacks; the JVM ends
+    with this process, and its running jobs with it)."""
+    from w2v_spark.session import build_session
+
+    spark = build_session(cfg.spark)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return spark
+
+
 def _run_stage(command: str, args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
     from w2v_spark import pipeline
-    from w2v_spark.session import build_session
 
     if args.overwrite and args.resume:
         raise OutputError("--overwrite and --resume exclude each other: --overwrite starts the "
                           "run again, --resume continues it")
-    spark = build_session(cfg.spark)
+    spark = _session(cfg)
     if command == "run":
         return pipeline.run_pipeline(spark, cfg, args.input, args.output, args.overwrite,
                                      resume=args.resume)
@@ -116,14 +131,13 @@ def _run_stage(command: str, args: argparse.Namespace, cfg: Config) -> dict[str,
 
 def _demo(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
     from w2v_spark import pipeline
-    from w2v_spark.session import build_session
     from w2v_spark.synthetic import planted_structure, write_corpus
 
     output = Path(args.output).resolve()
     corpus = output.parent / (output.name + "-corpus") / "corpus.txt"
     tokens = write_corpus(corpus, num_sentences=args.sentences, seed=cfg.train.seed)
     print(f"generated the synthetic corpus: {tokens:,} tokens in {corpus}")
-    spark = build_session(cfg.spark)
+    spark = _session(cfg)
     started = time.perf_counter()
     report = pipeline.run_pipeline(spark, cfg, str(corpus), str(output), args.overwrite,
                                    resume=args.resume)
@@ -151,9 +165,48 @@ def _demo(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
     return report
 
 
+def _not_an_interrupt(record: logging.LogRecord) -> bool:
+    """py4j logs a Ctrl-C inside a call to the JVM, with its traceback, on the root logger;
+    the command says it was interrupted itself."""
+    return not (record.exc_info and record.exc_info[0] is KeyboardInterrupt)
+
+
+def _setup_logging() -> None:
+    """Progress and warnings of the package to stderr, one plain line each; other libraries'
+    warnings too, but not py4j's traceback of an interrupt."""
+    logger = logging.getLogger("w2v_spark")
+    if not any(getattr(h, "_w2v_spark_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._w2v_spark_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+        others = logging.StreamHandler(sys.stderr)
+        others.setLevel(logging.WARNING)
+        others.addFilter(_not_an_interrupt)
+        logging.getLogger().addHandler(others)
+    logger.setLevel(logging.INFO)
+
+
+#: Commands that write a run, and so can be continued with --resume after an interrupt.
+_RESUMABLE = ("run", "demo", *STAGE_COMMANDS, "recommend")
+
+
+def _interrupted(args: argparse.Namespace, argv: Sequence[str], exc: KeyboardInterrupt) -> str:
+    """The line printed on Ctrl-C: where the command stopped and how to continue it."""
+    where = f" in the {exc.stage} stage" if isinstance(exc, Interrupted) else ""
+    if args.command not in _RESUMABLE or getattr(args, "vectors_format", None) is not None:
+        return f"w2v-spark: interrupted{where}"
+    again = [a for a in argv if a not in ("--overwrite", "--resume")] + ["--resume"]
+    return (f"w2v-spark: interrupted{where}; what was complete is kept in {args.output}. "
+            f"Continue with: w2v-spark {shlex.join(again)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``w2v-spark``; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    _setup_logging()
     try:
         if args.command in ("similar", "analogy", "evaluate"):
             getattr(cli_vectors, args.command)(args)
@@ -180,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except W2VError as exc:
         print(f"w2v-spark: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        print(_interrupted(args, argv, exc), file=sys.stderr)
+        return 130
     return 0
 
 

@@ -48,6 +48,11 @@ class IncompleteTableError(W2VError):
     """A table exists but was not written completely (no ``_SUCCESS`` marker)."""
 
 
+class CorruptError(W2VError):
+    """A published table or the run record differs from what was written: a file's checksum
+    does not match, or the record cannot be parsed."""
+
+
 class ResumeError(W2VError):
     """A run cannot be resumed: its input or its settings differ from the recorded ones, or
     the output directory holds no run to resume."""
@@ -68,3 +73,12 @@ class VectorFormatError(InputError):
 class TrainingDivergedError(W2VError, FloatingPointError):
     """Training diverged: a round's loss rose far above the starting loss, or the model holds
     non-finite values."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The user interrupted a command (Ctrl-C) while ``stage`` was running in ``output``."""
+
+    def __init__(self, stage: str, output: str) -> None:
+        super().__init__(stage, output)
+        self.stage = stage
+        self.output = output

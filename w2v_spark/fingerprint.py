@@ -11,7 +11,9 @@ A run records two things in its ``run.json``:
 * the **settings** that change results: every config key except those in
   :data:`NO_EFFECT` (so a key added later counts until someone shows it changes nothing), and
   the Spark settings in :data:`SPARK_RESULT_SETTINGS`, read from the running session because
-  they can also come from ``spark-submit --conf``.
+  they can also come from ``spark-submit --conf``. Each stage records the part of them its
+  tables depend on (:data:`STAGE_SETTINGS`), so a stage run again with other settings of its
+  own leaves the record of the stages before it true.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from w2v_spark.config import Config
 HASH_LIMIT = 64 << 20
 
 #: Config keys that do not change any table's content.
-NO_EFFECT = frozenset({("train", "keep_checkpoints")})
+NO_EFFECT = frozenset({("train", "keep_checkpoints"), ("tokenize", "max_invalid_share")})
 
 #: Spark settings that change results: the file-split settings decide how the input is cut
 #: into partitions, which numbers its lines (the pipeline fixes
@@ -36,6 +38,28 @@ SPARK_RESULT_SETTINGS = (
     "spark.sql.files.openCostInBytes",
 )
 
+
+#: ``spark.sql.files.minPartitionNum``, which the pipeline fixes while it reads files.
+MIN_SPLITS_KEY = "spark.sql.files.minPartitionNum"
+
+#: Its value while reading the input and the tokens table, unless ``[spark.conf]`` sets it:
+#: the file splits, and so the line numbers every random draw hashes, then depend on the input
+#: and the config only, not on how many cores the cluster has.
+MIN_FILE_SPLITS = 16
+
+#: The settings each stage's tables depend on beyond the tables it reads: a key equal to an
+#: entry or starting with an entry that ends in ``.``. A key that no stage names (a setting
+#: added later) counts for every stage.
+STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "tokenize": ("input.", "tokenize.", "train.num_partitions", *SPARK_RESULT_SETTINGS,
+                 MIN_SPLITS_KEY),
+    "vocab": ("vocab.",),
+    "pairs": ("pairs.", "train.seed", "train.epochs", "train.num_partitions",
+              "train.syncs_per_epoch", MIN_SPLITS_KEY),
+    "train": ("train.",),
+    "export": (),
+    "recommend": ("items.", "input.format"),
+}
 
 def result_settings(cfg: Config, spark_values: Mapping[str, str | None]) -> dict[str, Any]:
     """Flat ``section.key -> value`` of every setting that changes results.
@@ -55,6 +79,21 @@ def result_settings(cfg: Config, spark_values: Mapping[str, str | None]) -> dict
     for key in SPARK_RESULT_SETTINGS:
         flat[key] = spark_values.get(key)
     return flat
+
+
+def _names(key: str, entry: str) -> bool:
+    return key.startswith(entry) if entry.endswith(".") else key == entry
+
+
+def stage_settings(stage: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of :func:`result_settings` that the tables of ``stage`` depend on (see
+    :data:`STAGE_SETTINGS`)."""
+    named = [entry for entries in STAGE_SETTINGS.values() for entry in entries]
+    own = STAGE_SETTINGS[stage]
+    return {
+        key: value for key, value in settings.items()
+        if any(_names(key, e) for e in own) or not any(_names(key, e) for e in named)
+    }
 
 
 def input_fingerprint(

@@ -1,29 +1,25 @@
-"""The only module that knows paths: read a stage's input tables, call the stage, write its
-table. Every table is published by Spark's committer, which writes ``_SUCCESS`` last; every
-reader here refuses a table without it.
+"""The stages with their paths: each public ``*_stage`` function (and :func:`run_pipeline`,
+all of them) holds the run in its output directory (:func:`w2v_spark.run.open_run`), reads
+the stage's input tables, calls the stage, writes its tables, and records it through
+:meth:`w2v_spark.run.Run.stage`. Every table is published by Spark's committer (or, for the
+model and the embeddings, by :func:`w2v_spark.export.publish_table`), which writes
+``_SUCCESS`` last; every reader here refuses a table without it.
 
-Layout under the output directory::
-
-    tokens/  vocab/  pairs/epoch=E/shard=S/  model/round=NNNNN/  embeddings/  metrics/  run.json
-
-``run.json`` records the config, the fingerprint of the input and of the settings that change
-results (:mod:`w2v_spark.fingerprint`), what each stage found, and the metrics of every training
-round as soon as its checkpoint is complete. With ``resume=True`` a stage whose table is
-complete and recorded is skipped, and training continues from the newest complete round;
-both are refused when the input or the settings differ from the recorded ones.
-and for items (``[input] format = events | baskets``) also ``sequences/`` (tokenize),
-``neighbors/``, ``user_vectors/`` and ``recommendations/`` (the recommend stage).
+For items (``[input] format = events | baskets``) the tokenize stage also writes
+``sequences/``, and the recommend stage ``neighbors/``, ``user_vectors/`` and
+``recommendations/``. The layout and what the run record guarantees are in :mod:`w2v_spark.run`.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import math
-import sys
+import re
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from functools import reduce
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from functools import partial, reduce
 from typing import Any
 
 import numpy as np
@@ -34,11 +30,11 @@ from pyspark.sql import functions as F
 from w2v_spark import fingerprint, storage
 from w2v_spark.config import Config, TrainConfig
 from w2v_spark.errors import (
+    CorruptError,
     EmptyCorpusError,
     IncompleteTableError,
     InputError,
     OutputError,
-    ResumeError,
     SchemaError,
     TrainingDivergedError,
 )
@@ -61,6 +57,7 @@ from w2v_spark.recommend import (
     user_history,
     user_vectors,
 )
+from w2v_spark.run import Run, RunPaths, open_run
 from w2v_spark.schemas import (
     EMBEDDINGS,
     EMBEDDINGS_SCHEMA,
@@ -94,90 +91,30 @@ from w2v_spark.train import (
 )
 from w2v_spark.vocab import check_vocab, counted_vocab
 
-MANIFEST = "run.json"
+__all__ = [
+    "RunPaths", "export_stage", "pairs_stage", "read_embeddings", "recommend_stage",
+    "run_pipeline", "tokenize_stage", "train_stage", "vocab_stage",
+]
 
-#: The table that marks each stage as done.
-STAGE_TABLES = {
-    "tokenize": TOKENS, "vocab": VOCAB, "pairs": PAIRS, "train": METRICS, "export": EMBEDDINGS,
-}
+log = logging.getLogger(__name__)
 
-#: ``spark.sql.files.minPartitionNum`` while reading the input and the tokens table, unless
-#: ``[spark.conf]`` sets it: the file splits, and so the line numbers every random draw hashes,
-#: then depend on the input and the config only, not on how many cores the cluster has.
-MIN_FILE_SPLITS = 16
-_MIN_SPLITS_KEY = "spark.sql.files.minPartitionNum"
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    """Where a run's tables live."""
-
-    root: str
-
-    def table(self, name: str) -> str:
-        """Path of one table under the root."""
-        return storage.join(self.root, name)
-
-    def pairs_epoch(self, epoch: int) -> str:
-        """Directory of one epoch's pairs."""
-        return storage.join(self.root, PAIRS, f"epoch={epoch}")
-
-    def pairs_shard(self, epoch: int, shard: int) -> str:
-        """Directory of one shard of one epoch's pairs."""
-        return storage.join(self.pairs_epoch(epoch), f"shard={shard}")
-
-    def checkpoint(self, global_round: int) -> str:
-        """Directory of the model after ``global_round`` rounds (0 = the initial model)."""
-        return storage.join(self.root, MODEL, f"round={global_round:05d}")
+#: A share of input lines that are not valid UTF-8 above which the tokenize stage warns
+#: (``[tokenize] max_invalid_share`` is where it fails).
+WARN_INVALID_SHARE = 0.001
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
 
 
-def _prepare_table(spark: SparkSession, path: str, overwrite: bool) -> None:
-    """Refuse to replace an existing table unless ``overwrite``; then clear the location."""
-    if storage.exists(spark, path):
-        if not overwrite:
-            raise OutputError(
-                f"{path} exists already; pass --overwrite to replace it, or choose another --output"
-            )
-        storage.delete(spark, path)
-
-
 def _write(df: DataFrame, path: str) -> None:
     df.write.mode("errorifexists").parquet(path)
 
 
-def _read_manifest(spark: SparkSession, paths: RunPaths) -> dict[str, Any]:
-    path = paths.table(MANIFEST)
-    if not storage.exists(spark, path) and not storage.exists(spark, path + ".tmp"):
-        return {"stages": {}}
-    data: dict[str, Any] = json.loads(storage.read_text(spark, path))
-    data.setdefault("stages", {})
-    return data
-
-
-def _write_manifest(spark: SparkSession, paths: RunPaths, manifest: dict[str, Any]) -> None:
-    storage.write_text(spark, paths.table(MANIFEST), json.dumps(manifest, indent=2) + "\n")
-
-
-def _settings(spark: SparkSession, cfg: Config) -> dict[str, Any]:
-    """The settings that change results, with the session's effective Spark values."""
-    keys = (*fingerprint.SPARK_RESULT_SETTINGS, _MIN_SPLITS_KEY)
-    values = {key: spark.conf.get(key, None) for key in keys}
-    settings = fingerprint.result_settings(cfg, values)
-    settings[_MIN_SPLITS_KEY] = values[_MIN_SPLITS_KEY] or str(MIN_FILE_SPLITS)
-    return settings
-
-
-def _record(spark: SparkSession, paths: RunPaths, cfg: Config, stage: str, facts: dict[str, Any]
-            ) -> None:
-    manifest = _read_manifest(spark, paths)
-    manifest["config"] = cfg.to_dict()
-    manifest.setdefault("fingerprint", {})["settings"] = _settings(spark, cfg)
-    manifest["stages"][stage] = facts
-    _write_manifest(spark, paths, manifest)
+def _exclusive(overwrite: bool, resume: bool) -> None:
+    if overwrite and resume:
+        raise OutputError("--overwrite and --resume exclude each other: --overwrite starts the "
+                          "run again, --resume continues it")
 
 
 def _input_fingerprint(spark: SparkSession, input_path: str) -> dict[str, Any]:
@@ -188,92 +125,45 @@ def _input_fingerprint(spark: SparkSession, input_path: str) -> dict[str, Any]:
 
 
 def _split_conf(spark: SparkSession) -> Any:
-    """Fix how files are split into partitions (see :data:`MIN_FILE_SPLITS`)."""
-    return sql_conf(
-        spark, _MIN_SPLITS_KEY, spark.conf.get(_MIN_SPLITS_KEY, None) or str(MIN_FILE_SPLITS)
-    )
+    """Fix how files are split into partitions (see :data:`fingerprint.MIN_FILE_SPLITS`)."""
+    key = fingerprint.MIN_SPLITS_KEY
+    return sql_conf(spark, key, spark.conf.get(key, None) or str(fingerprint.MIN_FILE_SPLITS))
 
 
-def _resume_check(spark: SparkSession, paths: RunPaths, cfg: Config, stage: str,
-                  input_path: str | None = None) -> dict[str, Any] | None:
-    """For ``resume``: refuse a run whose input or settings differ from the recorded ones;
-    return the recorded facts (marked ``skipped``) when ``stage`` is done, else None."""
-    manifest = _read_manifest(spark, paths)
-    recorded = manifest.get("fingerprint")
-    if recorded is None:
-        if storage.is_nonempty_dir(spark, paths.root):
-            raise ResumeError(
-                f"{paths.root} holds no {MANIFEST} with a fingerprint, so it is not a run that "
-                "can be resumed; start a new run in an empty --output, or pass --overwrite "
-                "instead of --resume"
-            )
+_READ_FAILURE = re.compile(r"Encountered error while reading file (\S+?)\.?\s")
+_CAUSE = re.compile(r"Caused by: ([\w.$]+): ([^\n]*)")
+
+
+def _read_failure(exc: BaseException) -> str | None:
+    """What a Spark job's failure says of an input file it could not read (a truncated or
+    mislabelled compressed file), or None when it is another failure."""
+    text = str(exc)
+    found = _READ_FAILURE.search(text)
+    if found is None:
         return None
-    problems = fingerprint.settings_differences(
-        recorded.get("settings", {}), _settings(spark, cfg)
-    )
-    if input_path is not None and "input" in recorded:
-        problems += fingerprint.input_differences(
-            recorded["input"], _input_fingerprint(spark, input_path)
-        )
-    if problems:
-        raise ResumeError(
-            f"cannot resume the run in {paths.root}: "
-            + "; ".join(problems)
-            + ". Resume with the recorded input and settings (see run.json), or start again "
-            "with --overwrite"
-        )
-    facts = manifest["stages"].get(stage)
-    if facts is not None and storage.is_complete(spark, paths.table(STAGE_TABLES[stage])):
-        print(f"[{stage}] complete in {paths.root}; skipped", flush=True)
-        return {**facts, "skipped": True}
-    return None
+    causes = [(name, message.strip()) for name, message in _CAUSE.findall(text)]
+    name, message = causes[-1] if causes else ("", "")
+    if name.endswith("EOFException"):
+        why = "is truncated: it ends in the middle of its compressed data"
+    elif re.search(r"not a gzip|gzip format|incorrect header", message, re.IGNORECASE):
+        why = "is not compressed in the format its name says (not gzip)"
+    else:
+        why = f"cannot be read ({name.rsplit('.', 1)[-1]}: {message})" if name else (
+            "cannot be read")
+    return f"the input file {found.group(1)} {why}"
 
 
-def _glob_base(path: str) -> str:
-    """The directory part of ``path`` before any glob character (the path itself if none)."""
-    cut = min((i for i, ch in enumerate(path) if ch in "*?[{"), default=-1)
-    if cut < 0:
-        return path
-    return path[:cut].rsplit("/", 1)[0] or "/"
-
-
-def check_overlap(spark: SparkSession, input_path: str, output: str,
-                  is_path: bool = True) -> None:
-    """Refuse an output directory that would contain, or be contained in, the input
-    (``is_path=False``: the input is a table name, nothing to check)."""
-    if not is_path:
-        return
-    out_q = storage.qualify(spark, output).rstrip("/")
-    in_q = storage.qualify(spark, _glob_base(input_path)).rstrip("/")
-    if in_q == out_q or in_q.startswith(out_q + "/") or out_q.startswith(in_q + "/"):
-        raise OutputError(
-            f"the output {output} and the input {input_path} overlap; choose an output "
-            "directory outside the input"
-        )
-
-
-def check_output(spark: SparkSession, input_path: str | None, output: str, overwrite: bool,
-                 input_is_path: bool = True) -> None:
-    """Refuse an output directory that is not empty (unless ``overwrite``), that is a file, or
-    that would contain, or be contained in, the input (``input_is_path=False``: a table name)."""
-    if input_path is not None:
-        check_overlap(spark, input_path, output, is_path=input_is_path)
-    if storage.is_file(spark, output):
-        raise OutputError(
-            f"the output {output} is a file, not a directory; choose another --output "
-            "(--overwrite does not replace files)"
-        )
-    if storage.is_nonempty_dir(spark, output):
-        if not overwrite:
-            raise OutputError(
-                f"the output directory {output} exists and is not empty; pass --overwrite to "
-                "replace it, or choose another --output"
-            )
-        storage.delete(spark, output)
-
-
-# ---------------------------------------------------------------------------------------------
-# stages
+@contextmanager
+def _reading_input() -> Iterator[None]:
+    """Turn a Spark job's failure to read an input file into an :class:`InputError` naming
+    the file."""
+    try:
+        yield
+    except Exception as exc:
+        reason = _read_failure(exc)
+        if reason is None:
+            raise
+        raise InputError(f"{reason}; repair or remove it and run again") from None
 
 
 def _check_input(spark: SparkSession, input_path: str) -> None:
@@ -281,36 +171,141 @@ def _check_input(spark: SparkSession, input_path: str) -> None:
         raise InputError(f"the input {input_path} does not exist")
 
 
+def _check_invalid_share(input_path: str, lines: int, invalid: int, limit: float) -> None:
+    """Fail when more than ``limit`` of the lines are not valid UTF-8; warn above
+    :data:`WARN_INVALID_SHARE`."""
+    share = invalid / lines if lines else 0.0
+    if share > limit:
+        raise InputError(
+            f"{invalid:,} of the {lines:,} lines of {input_path} ({share:.1%}) are not valid "
+            "UTF-8: is it text in another encoding, or not text? Convert it to UTF-8 (e.g. "
+            "iconv -f latin1 -t utf-8), or raise [tokenize] max_invalid_share (now "
+            f"{limit:g}) to train on it anyway"
+        )
+    if share > WARN_INVALID_SHARE:
+        log.warning("[tokenize] %s of the %s lines of %s (%.1f%%) are not valid UTF-8; their "
+                    "invalid bytes are replaced", f"{invalid:,}", f"{lines:,}", input_path,
+                    100 * share)
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole pipeline
+
+
+def run_pipeline(spark: SparkSession, cfg: Config, input_path: str, output: str,
+                 overwrite: bool = False, resume: bool = False) -> dict[str, Any]:
+    """Every stage, corpus to embeddings (and for items the recommend stage).
+
+    A new run needs a new or empty ``output``, or one holding no complete stage (a run that
+    failed); ``overwrite`` replaces a run there. With ``resume``, a run in ``output``
+    continues: stages that are complete are skipped, training continues from its newest
+    complete round, and everything after a stage that ran again is rewritten. The input and
+    the settings must be the recorded ones.
+    """
+    _exclusive(overwrite, resume)
+    is_path = _input_is_path(cfg)
+    _check_items_input(spark, cfg, input_path) if cfg.input.is_items else _check_input(
+        spark, input_path)
+    with open_run(spark, cfg, output, creates=True, input_path=input_path,
+                  input_is_path=is_path) as run:
+        found = _input_fingerprint(spark, input_path) if is_path else {"table": input_path}
+        if resume:
+            run.check_resumable(found)
+        else:
+            _start(run, overwrite)
+        tokenize = _items_tokenize if cfg.input.is_items else _tokenize
+        stages: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+            ("tokenize", lambda: tokenize(run, input_path, found)),
+            ("vocab", lambda: _vocab(run)),
+            ("pairs", lambda: _pairs(run)),
+            ("train", lambda: _train(run, resume)),
+            ("export", lambda: _export(run)),
+        ]
+        if cfg.input.is_items:
+            stages.append(("recommend", lambda: _recommend(run)))
+        return {name: run.stage(name, body, resume=resume, check=_check_for(name, run))
+                for name, body in stages}
+
+
+def _start(run: Run, overwrite: bool) -> None:
+    """Begin a new run in ``run.root``: refuse to replace a run that has complete stages
+    unless ``overwrite``; then clear what a run wrote there."""
+    try:
+        done = run.finished_stages()
+        training = bool(run.record().get("train_rounds"))
+    except CorruptError:
+        if not overwrite:
+            raise
+        done, training = [], False
+    if (done or training) and not overwrite:
+        what = ", ".join(done) + (" and training rounds" if training else "")
+        raise OutputError(
+            f"the output directory {run.root} holds a run (complete: {what}); pass "
+            "--overwrite to replace it, --resume to continue it, or choose another --output"
+        )
+    run.clear()
+
+
+def _stage_command(spark: SparkSession, cfg: Config, output: str, name: str,
+                   body: Callable[[Run], dict[str, Any]], overwrite: bool, resume: bool
+                   ) -> dict[str, Any]:
+    """One stage alone, on a run in ``output``: with ``overwrite`` its tables (and every
+    table made from them) are replaced; with ``resume`` it is skipped when complete."""
+    _exclusive(overwrite, resume)
+    with open_run(spark, cfg, output, creates=False) as run:
+        if resume:
+            run.check_resumable(None)
+        return run.stage(name, lambda: body(run), replace=overwrite, resume=resume,
+                         check=_check_for(name, run))
+
+
+def _check_for(name: str, run: Run) -> Callable[[], None] | None:
+    """What stage ``name`` checks before anything of it is replaced."""
+    check = {"train": _train_check, "export": _export_check,
+             "recommend": _recommend_check}.get(name)
+    return None if check is None else partial(check, run)
+
+
+# ---------------------------------------------------------------------------------------------
+# tokenize
+
+
 def tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, output: str,
                    overwrite: bool = False, resume: bool = False) -> dict[str, Any]:
     """Read text lines from ``input_path`` and write the tokens table (for items: the
-    sequences and tokens tables, see :func:`items_tokenize_stage`)."""
-    if cfg.input.is_items:
-        return items_tokenize_stage(spark, cfg, input_path, output, overwrite, resume)
+    sequences and tokens tables, see :func:`_items_tokenize`). It may start a run."""
+    _exclusive(overwrite, resume)
+    is_path = _input_is_path(cfg)
+    _check_items_input(spark, cfg, input_path) if cfg.input.is_items else _check_input(
+        spark, input_path)
+    with open_run(spark, cfg, output, creates=True, input_path=input_path,
+                  input_is_path=is_path) as run:
+        found = _input_fingerprint(spark, input_path) if is_path else {"table": input_path}
+        if resume:
+            run.check_resumable(found)
+        elif overwrite:
+            run.clear()
+        body = _items_tokenize if cfg.input.is_items else _tokenize
+        return run.stage("tokenize", lambda: body(run, input_path, found),
+                         replace=overwrite, resume=resume)
+
+
+def _tokenize(run: Run, input_path: str, found: dict[str, Any]) -> dict[str, Any]:
+    spark, cfg = run.spark, run.cfg
     started = time.perf_counter()
-    paths = RunPaths(output)
-    _check_input(spark, input_path)
-    check_overlap(spark, input_path, output)
-    if resume and (recorded := _resume_check(spark, paths, cfg, "tokenize", input_path)):
-        return recorded
-    _prepare_table(spark, paths.table(TOKENS), overwrite or resume)
-    storage.check_writable_dir(spark, output)
-    manifest = _read_manifest(spark, paths)
-    manifest.setdefault("fingerprint", {}).update(
-        input=_input_fingerprint(spark, input_path), settings=_settings(spark, cfg)
-    )
-    manifest["config"] = cfg.to_dict()
-    _write_manifest(spark, paths, manifest)
     lines = spark.read.text(input_path)
-    stats = corpus_stats(lines)
+    with _reading_input():
+        stats = corpus_stats(lines)
     if stats.lines == 0:
         raise EmptyCorpusError(f"the input {input_path} is empty: it has no lines")
+    _check_invalid_share(input_path, stats.lines, stats.invalid_utf8_lines,
+                         cfg.tokenize.max_invalid_share)
     partitions = max(2 * cfg.train.num_partitions, 2)
-    with _split_conf(spark):
+    with _split_conf(spark), _reading_input():
         lines = spark.read.text(input_path)
         spread = should_spread(lines, stats.lines, partitions)
-        _write(tokenize_lines(lines, cfg.tokenize, partitions, spread), paths.table(TOKENS))
-    tokens = storage.read_table(spark, paths.table(TOKENS), "tokens", TOKENS_SCHEMA)
+        _write(tokenize_lines(lines, cfg.tokenize, partitions, spread), run.table(TOKENS))
+    tokens = storage.read_table(spark, run.table(TOKENS), "tokens", TOKENS_SCHEMA)
     summary = tokens.select(
         F.count(F.lit(1)).alias("sentences"),
         F.sum(F.size("tokens")).alias("tokens"),
@@ -324,13 +319,13 @@ def tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, output: st
         "tokens": int(summary["tokens"] or 0),
         "long_tokens": int(summary["long_tokens"] or 0),
         "seconds": round(time.perf_counter() - started, 3),
+        "input_fingerprint": found,
     }
-    _record(spark, paths, cfg, "tokenize", facts)
     skipped = {k: facts[k] for k in ("blank_lines", "invalid_utf8_lines", "nul_lines",
                                      "long_tokens") if facts[k]}
     if skipped:
-        print(f"[tokenize] skipped or repaired (see {MANIFEST}): "
-              + ", ".join(f"{k} {v:,}" for k, v in skipped.items()), flush=True)
+        log.info("[tokenize] skipped or repaired (see run.json): %s",
+                 ", ".join(f"{k} {v:,}" for k, v in skipped.items()))
     if facts["tokens"] == 0:
         raise EmptyCorpusError(
             f"the input {input_path} has {stats.lines} lines but no tokens: every line is blank "
@@ -339,27 +334,30 @@ def tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, output: st
     return facts
 
 
+# ---------------------------------------------------------------------------------------------
+# vocab and pairs
+
+
 def vocab_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool = False,
                 resume: bool = False) -> dict[str, Any]:
     """Count the vocabulary of the tokens table and write the vocab table."""
+    return _stage_command(spark, cfg, output, "vocab", _vocab, overwrite, resume)
+
+
+def _vocab(run: Run) -> dict[str, Any]:
+    spark, cfg = run.spark, run.cfg
     started = time.perf_counter()
-    paths = RunPaths(output)
-    if resume and (recorded := _resume_check(spark, paths, cfg, "vocab")):
-        return recorded
-    tokens = storage.read_table(spark, paths.table(TOKENS), "tokens", TOKENS_SCHEMA)
-    _prepare_table(spark, paths.table(VOCAB), overwrite or resume)
+    tokens = storage.read_table(spark, run.table(TOKENS), "tokens", TOKENS_SCHEMA)
     with counted_vocab(tokens, cfg.vocab) as vocab:
         size = check_vocab(tokens, vocab, cfg.vocab)
-        _write(vocab.coalesce(1), paths.table(VOCAB))
-    written = storage.read_table(spark, paths.table(VOCAB), "vocab", VOCAB_SCHEMA)
+        _write(vocab.coalesce(1), run.table(VOCAB))
+    written = storage.read_table(spark, run.table(VOCAB), "vocab", VOCAB_SCHEMA)
     total = written.select(F.sum("count")).first()
-    facts = {
+    return {
         "words": size,
         "retained_tokens": int(total[0]) if total and total[0] is not None else 0,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    _record(spark, paths, cfg, "vocab", facts)
-    return facts
 
 
 def _vocabulary(spark: SparkSession, paths: RunPaths) -> Vocabulary:
@@ -371,13 +369,14 @@ def _vocabulary(spark: SparkSession, paths: RunPaths) -> Vocabulary:
 def pairs_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool = False,
                 resume: bool = False) -> dict[str, Any]:
     """Write the skip-gram pairs of every epoch, one directory per epoch and shard."""
+    return _stage_command(spark, cfg, output, "pairs", _pairs, overwrite, resume)
+
+
+def _pairs(run: Run) -> dict[str, Any]:
+    spark, cfg, paths = run.spark, run.cfg, run.paths
     started = time.perf_counter()
-    paths = RunPaths(output)
-    if resume and (recorded := _resume_check(spark, paths, cfg, "pairs")):
-        return recorded
     tokens = storage.read_table(spark, paths.table(TOKENS), "tokens", TOKENS_SCHEMA)
     vocab = _vocabulary(spark, paths)
-    _prepare_table(spark, paths.table(PAIRS), overwrite or resume)
     shards = cfg.train.num_shards
     # Writers stay open per shard, so rows keep the order they were generated in.
     with sql_conf(spark, "spark.sql.maxConcurrentOutputFileWriters", str(shards + 1)), \
@@ -393,15 +392,13 @@ def pairs_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
     counts = pair_counts(spark, paths)
     per_epoch = [sum(counts.get((e, s), 0) for s in range(shards))
                  for e in range(cfg.train.epochs)]
-    facts = {
+    return {
         "epochs": cfg.train.epochs,
         "shards": shards,
         "pairs_per_epoch": per_epoch,
         "pairs": int(sum(per_epoch)),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    _record(spark, paths, cfg, "pairs", facts)
-    return facts
 
 
 def pair_counts(spark: SparkSession, paths: RunPaths) -> dict[tuple[int, int], int]:
@@ -461,14 +458,23 @@ def _round_from_dict(entry: dict[str, Any]) -> RoundResult:
                        float(entry["seconds"]))
 
 
-def _resume_point(spark: SparkSession, paths: RunPaths, vocab_size: int, cfg: Config
-                  ) -> tuple[int, Model, list[RoundResult]] | None:
-    """The newest round whose checkpoint is complete and whose metrics are recorded, the
-    model after it and the recorded rounds; None when training must start over."""
-    recorded = _read_manifest(spark, paths).get("train_rounds", [])
+def _resume_point(run: Run, vocab_size: int) -> tuple[int, Model, list[RoundResult]] | None:
+    """The newest round whose checkpoint is complete, matches its checksums and whose metrics
+    are recorded, the model after it and the recorded rounds; None when training must start
+    over. A checkpoint that differs from what was written is skipped for the one before it,
+    and said; when no checkpoint is left, the error names the damaged files."""
+    spark, paths, cfg = run.spark, run.paths, run.cfg
+    recorded = run.record().get("train_rounds", [])
+    damaged: list[str] = []
     for number in reversed(_checkpoint_rounds(spark, paths)):
         path = paths.checkpoint(number)
         if number > len(recorded) or not storage.is_complete(spark, path):
+            continue
+        problems = storage.checksum_problems(spark, path)
+        if problems:
+            log.warning("[train] the checkpoint of round %d is damaged: %s; trying the round "
+                        "before it", number, "; ".join(problems))
+            damaged += problems
             continue
         model = model_from_frame(storage.read_table(spark, path, "model", MODEL_SCHEMA))
         expected = (vocab_size, cfg.train.vector_size)
@@ -477,27 +483,40 @@ def _resume_point(spark: SparkSession, paths: RunPaths, vocab_size: int, cfg: Co
                 f"the checkpoint {path} holds a {model.w_in.shape} model, the run needs "
                 f"{expected}; start again with --overwrite"
             )
+        if damaged:
+            log.warning("[train] resuming from round %d, the newest checkpoint that matches "
+                        "its checksums", number)
         return number, model, [_round_from_dict(e) for e in recorded[:number]]
+    if damaged:
+        raise CorruptError(
+            "every checkpoint of the run differs from what was written: "
+            + "; ".join(damaged) + "; start the run again with --overwrite"
+        )
     return None
 
 
-def _record_round(spark: SparkSession, paths: RunPaths, global_round: int,
-                  result: RoundResult | None) -> None:
+def _record_round(run: Run, global_round: int, result: RoundResult | None) -> None:
     """Record the metrics of ``global_round`` (after its checkpoint is complete); round 0
-    (the initial model) clears the list and the record of an earlier finished training."""
-    manifest = _read_manifest(spark, paths)
-    rounds = manifest.get("train_rounds", []) if global_round > 0 else []
-    if global_round == 0:
-        manifest["stages"].pop("train", None)
-    if result is not None:
-        del rounds[global_round - 1:]
-        rounds.append({"epoch": result.epoch, "round": result.round, "pairs": result.pairs,
-                       "loss": result.loss, "learning_rate": result.learning_rate,
-                       "seconds": result.seconds, "task_seconds": result.task_seconds,
-                       "task_read_seconds": result.task_read_seconds,
-                       "merge_seconds": result.merge_seconds})
-    manifest["train_rounds"] = rounds
-    _write_manifest(spark, paths, manifest)
+    (the initial model) starts the list and records the settings training runs with."""
+
+    def change(record: dict[str, Any]) -> None:
+        rounds = record.get("train_rounds", []) if global_round > 0 else []
+        if global_round == 0:
+            record["training"] = {"settings": run.stage_settings("train")}
+        if result is not None:
+            del rounds[global_round - 1:]
+            rounds.append({"epoch": result.epoch, "round": result.round, "pairs": result.pairs,
+                           "loss": result.loss, "learning_rate": result.learning_rate,
+                           "seconds": result.seconds, "task_seconds": result.task_seconds,
+                           "task_read_seconds": result.task_read_seconds,
+                           "merge_seconds": result.merge_seconds})
+        record["train_rounds"] = rounds
+
+    run.update_record(change)
+
+
+# ---------------------------------------------------------------------------------------------
+# train and export
 
 
 def train_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool = False,
@@ -506,14 +525,18 @@ def train_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
     per-round metrics table at the end. With ``resume``, continue from the newest complete
     round: the model after round ``r`` and every draw of later rounds depend only on the
     config, the pairs and ``r``, so the result is the one an uninterrupted run gives."""
-    started = time.perf_counter()
-    paths = RunPaths(output)
+    return _stage_command(spark, cfg, output, "train", lambda run: _train(run, resume),
+                          overwrite, resume)
+
+
+def _train_check(run: Run) -> None:
+    """Refuse, before anything is replaced, pairs made for other settings and a model the
+    memory settings cannot hold; warn of settings likely to diverge."""
+    spark, cfg, paths = run.spark, run.cfg, run.paths
     tcfg = cfg.train
-    if resume and (recorded := _resume_check(spark, paths, cfg, "train")):
-        return recorded
-    vocab = _vocabulary(spark, paths)
+    _check_memory(spark, len(_vocabulary(spark, paths)), cfg)
     counts = pair_counts(spark, paths)
-    made = _read_manifest(spark, paths)["stages"].get("pairs", {})
+    made = run.record()["stages"].get("pairs", {})
     made_epochs = made.get("epochs", 1 + max((e for e, _ in counts), default=-1))
     made_shards = made.get("shards", 1 + max((s for _, s in counts), default=-1))
     if (made_epochs, made_shards) != (tcfg.epochs, tcfg.num_shards):
@@ -523,24 +546,29 @@ def train_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
             f"{tcfg.num_shards}; run the pairs stage again with the same [train] settings "
             "(--overwrite)"
         )
-    _check_memory(spark, len(vocab), cfg)
     if (warning := tcfg.stability_warning()) is not None:
-        print(f"[train] warning: {warning}", file=sys.stderr, flush=True)
-    point = _resume_point(spark, paths, len(vocab), cfg) if resume else None
-    _prepare_table(spark, paths.table(METRICS), overwrite or resume)
+        log.warning("[train] warning: %s", warning)
+
+
+def _train(run: Run, resume: bool) -> dict[str, Any]:
+    spark, paths, tcfg = run.spark, run.paths, run.cfg.train
+    started = time.perf_counter()
+    vocab = _vocabulary(spark, paths)
+    counts = pair_counts(spark, paths)
+    point = _resume_point(run, len(vocab)) if resume else None
     if point is None:
-        _prepare_table(spark, paths.table(MODEL), overwrite or resume)
+        storage.delete(spark, paths.table(MODEL))
         start, earlier = 0, list[RoundResult]()
         model = Model.initial(len(vocab), tcfg.vector_size, tcfg.seed)
         write_checkpoint(spark, model, paths.checkpoint(0))
-        _record_round(spark, paths, 0, None)
+        _record_round(run, 0, None)
     else:
         start, model, earlier = point
         for number in _checkpoint_rounds(spark, paths):
             if number > start:
                 storage.delete(spark, paths.checkpoint(number))
-        print(f"[train] resuming after round {start} from {paths.checkpoint(start)}", flush=True)
-    results = earlier + _train_rounds(spark, cfg, paths, vocab, counts, model, start)
+        log.info("[train] resuming after round %d from %s", start, paths.checkpoint(start))
+    results = earlier + _train_rounds(run, vocab, counts, model, start)
     done = sum(r.pairs for r in results)
     metrics_rows = [
         (r.epoch, r.round, r.mean_loss, r.learning_rate, r.pairs,
@@ -550,26 +578,25 @@ def train_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool =
     _write(spark.createDataFrame(metrics_rows, METRICS_SCHEMA).coalesce(1), paths.table(METRICS))
     seconds = time.perf_counter() - started
     trained = sum(r.pairs for r in results[start:])
-    facts = {
+    final = paths.checkpoint(len(results))
+    return {
         "rounds": len(results),
         "resumed_after_round": start,
         "pairs": done,
         "final_loss": results[-1].mean_loss if results else None,
         "seconds": round(seconds, 3),
         "pairs_per_sec": round(trained / max(seconds, 1e-9), 1),
+        "tables": [final[len(run.root.rstrip("/")) + 1:]],
     }
-    _record(spark, paths, cfg, "train", facts)
-    return facts
 
 
-def _train_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab: Vocabulary,
-                  counts: dict[tuple[int, int], int], model: Model, start: int = 0
-                  ) -> list[RoundResult]:
+def _train_rounds(run: Run, vocab: Vocabulary, counts: dict[tuple[int, int], int],
+                  model: Model, start: int = 0) -> list[RoundResult]:
     """Every sync round of every epoch after global round ``start`` (whose model ``model``
     is), with a checkpoint after each. A round's learning rates and seeds come from its
     (epoch, round) and the pairs of the rounds before it, never from what ran in this
     process."""
-    tcfg = cfg.train
+    spark, paths, tcfg = run.spark, run.paths, run.cfg.train
     total_pairs = sum(counts.values())
     results: list[RoundResult] = []
     done = 0
@@ -594,16 +621,15 @@ def _train_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab: Voca
             _check_diverged(result, model, tcfg)
             checkpointing = time.perf_counter()
             write_checkpoint(spark, model, paths.checkpoint(global_round))
-            _record_round(spark, paths, global_round, result)
+            _record_round(run, global_round, result)
             _prune_checkpoints(spark, paths, tcfg.keep_checkpoints)
             checkpoint_seconds = time.perf_counter() - checkpointing
             results.append(result)
-            print(
-                f"[train] epoch {epoch + 1}/{tcfg.epochs} round {rnd + 1}/{tcfg.syncs_per_epoch}"
-                f": {result.pairs:,} pairs, loss {result.mean_loss:.4f}, "
-                f"lr {result.learning_rate:.5f}, {result.timing()}; "
-                f"checkpoint {checkpoint_seconds:.1f} s",
-                flush=True,
+            log.info(
+                "[train] epoch %d/%d round %d/%d: %s pairs, loss %.4f, lr %.5f, %s; "
+                "checkpoint %.1f s", epoch + 1, tcfg.epochs, rnd + 1, tcfg.syncs_per_epoch,
+                f"{result.pairs:,}", result.mean_loss, result.learning_rate, result.timing(),
+                checkpoint_seconds,
             )
     return results
 
@@ -625,9 +651,11 @@ def _check_diverged(result: RoundResult, model: Model, tcfg: TrainConfig) -> Non
         )
 
 
-def final_checkpoint(spark: SparkSession, paths: RunPaths) -> str:
-    """The checkpoint of the last round of a finished training (refusing unfinished ones)."""
-    trained = _read_manifest(spark, paths)["stages"].get("train")
+def final_checkpoint(run: Run) -> str:
+    """The checkpoint of the last round of a finished training (refusing unfinished or
+    damaged ones)."""
+    spark, paths = run.spark, run.paths
+    trained = run.finished("train")
     if trained is None:
         newest = [n for n in _checkpoint_rounds(spark, paths)
                   if storage.is_complete(spark, paths.checkpoint(n))]
@@ -643,66 +671,39 @@ def final_checkpoint(spark: SparkSession, paths: RunPaths) -> str:
 def export_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool = False,
                  resume: bool = False) -> dict[str, Any]:
     """Write the embeddings table from the final checkpoint and the vocabulary."""
+    return _stage_command(spark, cfg, output, "export", _export, overwrite, resume)
+
+
+def _export_check(run: Run) -> None:
+    storage.check_table(run.spark, final_checkpoint(run), "model")
+
+
+def _export(run: Run) -> dict[str, Any]:
+    spark, paths = run.spark, run.paths
     started = time.perf_counter()
-    paths = RunPaths(output)
-    if resume and (recorded := _resume_check(spark, paths, cfg, "export")):
-        return recorded
     vocab = _vocabulary(spark, paths)
-    checkpoint = final_checkpoint(spark, paths)
+    checkpoint = final_checkpoint(run)
     vectors = input_vectors_from_frame(storage.read_table(spark, checkpoint, "model",
                                                           MODEL_SCHEMA))
-    _prepare_table(spark, paths.table(EMBEDDINGS), overwrite or resume)
     publish_table(spark, embeddings_arrow(vocab.words, vocab.counts, vectors),
                   paths.table(EMBEDDINGS))
-    facts = {"checkpoint": checkpoint, "seconds": round(time.perf_counter() - started, 3)}
-    _record(spark, paths, cfg, "export", facts)
-    return facts
-
-
-def run_pipeline(spark: SparkSession, cfg: Config, input_path: str, output: str,
-                 overwrite: bool = False, resume: bool = False) -> dict[str, Any]:
-    """Every stage, corpus to embeddings.
-
-    With ``resume``, an output directory holding a run continues it: stages that are complete
-    are skipped, training continues from its newest complete round, and everything after a
-    stage that ran again is rewritten. An empty or missing output starts a new run.
-    """
-    if overwrite and resume:
-        raise OutputError("--overwrite and --resume exclude each other: --overwrite starts the "
-                          "run again, --resume continues it")
-    is_path = _input_is_path(cfg)
-    if is_path:
-        _check_input(spark, input_path)
-    check_overlap(spark, input_path, output, is_path=is_path)
-    resume = resume and storage.is_nonempty_dir(spark, output)
-    if not resume:
-        check_output(spark, input_path, output, overwrite, is_path)
-        storage.check_writable_dir(spark, output)
-    stages: list[tuple[str, Callable[[bool, bool], dict[str, Any]]]] = [
-        ("tokenize", lambda o, r: tokenize_stage(spark, cfg, input_path, output, o, r)),
-        ("vocab", lambda o, r: vocab_stage(spark, cfg, output, o, r)),
-        ("pairs", lambda o, r: pairs_stage(spark, cfg, output, o, r)),
-        ("train", lambda o, r: train_stage(spark, cfg, output, o, r)),
-        ("export", lambda o, r: export_stage(spark, cfg, output, o, r)),
-    ]
-    if cfg.input.is_items:
-        stages.append(("recommend", lambda o, r: recommend_stage(spark, cfg, output, o, r)))
-    report: dict[str, Any] = {}
-    rerun = False
-    for name, stage in stages:
-        # After a stage ran again, the tables after it are rewritten, not resumed.
-        report[name] = stage(resume and rerun, resume and not rerun)
-        rerun = rerun or not report[name].get("skipped", False)
-    return report
+    return {"checkpoint": checkpoint, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def read_embeddings(spark: SparkSession, output: str) -> Embeddings:
     """The embeddings table of a run (or any table with its schema) in memory; the columns
-    are checked, and every vector must have the same length."""
+    are checked, every vector must have the same length, and a table published with
+    checksums must match them."""
     path = output if output.rstrip("/").endswith(EMBEDDINGS) else RunPaths(output).table(
         EMBEDDINGS
     )
     table = storage.read_table(spark, path, "embeddings", EMBEDDINGS_SCHEMA)
+    problems = storage.checksum_problems(spark, path)
+    if problems:
+        raise CorruptError(
+            f"the embeddings table {path} differs from what was written: "
+            + "; ".join(problems) + "; write it again with `w2v-spark export --overwrite`"
+        )
     arrow = table.select("word", "word_id", "count", "vector").toArrow()
     vectors = arrow.column("vector")
     lengths = pc.list_value_length(vectors)
@@ -788,41 +789,24 @@ def _basket_sequences(spark: SparkSession, cfg: Config, input_path: str
     return basket_sequences(lines, cfg.input.separator), {"input": input_path, **asdict(stats)}
 
 
-def items_tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, output: str,
-                         overwrite: bool = False, resume: bool = False) -> dict[str, Any]:
+def _items_tokenize(run: Run, input_path: str, found: dict[str, Any]) -> dict[str, Any]:
     """Read events or baskets, write the sequences table (every sequence, ordered) and the
     tokens table (the sequences of two or more items, in chunks). A Spark SQL table as input
     is fingerprinted by its name only."""
+    spark, cfg = run.spark, run.cfg
     started = time.perf_counter()
-    paths = RunPaths(output)
-    is_path = _input_is_path(cfg)
-    _check_items_input(spark, cfg, input_path)
-    check_overlap(spark, input_path, output, is_path=is_path)
-    if resume and (recorded := _resume_check(spark, paths, cfg, "tokenize",
-                                             input_path if is_path else None)):
-        return recorded
-    overwrite = overwrite or resume
-    storage.check_writable_dir(spark, output)
-    _prepare_table(spark, paths.table(SEQUENCES), overwrite)
-    _prepare_table(spark, paths.table(TOKENS), overwrite)
-    manifest = _read_manifest(spark, paths)
-    manifest.setdefault("fingerprint", {}).update(
-        input=_input_fingerprint(spark, input_path) if is_path else {"table": input_path},
-        settings=_settings(spark, cfg),
-    )
-    manifest["config"] = cfg.to_dict()
-    _write_manifest(spark, paths, manifest)
-    if cfg.input.format == "baskets":
-        sequences, facts = _basket_sequences(spark, cfg, input_path)
-    else:
-        sequences, facts = _event_sequences(spark, cfg, input_path)
-    _write(sequences, paths.table(SEQUENCES))
-    written = storage.read_table(spark, paths.table(SEQUENCES), "sequences")
+    with _reading_input():
+        if cfg.input.format == "baskets":
+            sequences, facts = _basket_sequences(spark, cfg, input_path)
+        else:
+            sequences, facts = _event_sequences(spark, cfg, input_path)
+        _write(sequences, run.table(SEQUENCES))
+    written = storage.read_table(spark, run.table(SEQUENCES), "sequences")
     facts.update(sequence_stats(written))
     partitions = max(2 * cfg.train.num_partitions, 2)
     _write(sequence_tokens(written, cfg.tokenize.max_sentence_length, partitions),
-           paths.table(TOKENS))
-    tokens = storage.read_table(spark, paths.table(TOKENS), "tokens")
+           run.table(TOKENS))
+    tokens = storage.read_table(spark, run.table(TOKENS), "tokens")
     summary = tokens.select(
         F.count(F.lit(1)).alias("sentences"), F.sum(F.size("tokens")).alias("tokens")
     ).first()
@@ -831,8 +815,8 @@ def items_tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, outp
         sentences=int(summary["sentences"]),
         tokens=int(summary["tokens"] or 0),
         seconds=round(time.perf_counter() - started, 3),
+        input_fingerprint=found,
     )
-    _record(spark, paths, cfg, "tokenize", facts)
     if facts["tokens"] == 0:
         raise EmptyCorpusError(
             f"no sequence of {input_path} has two or more items ({facts['sequences']} "
@@ -845,37 +829,40 @@ def items_tokenize_stage(spark: SparkSession, cfg: Config, input_path: str, outp
 def recommend_stage(spark: SparkSession, cfg: Config, output: str, overwrite: bool = False,
                     resume: bool = False) -> dict[str, Any]:
     """From the embeddings of an items run: the neighbors table, and for events the
-    user_vectors and recommendations tables (``[items]`` says how many of each). It is cheap
-    next to training, so ``resume`` writes its tables again rather than checking them."""
-    overwrite = overwrite or resume
+    user_vectors and recommendations tables (``[items]`` says how many of each)."""
+    return _stage_command(spark, cfg, output, "recommend", _recommend, overwrite, resume)
+
+
+def _recommend_check(run: Run) -> None:
+    if run.cfg.input.format == "events" and run.cfg.items.recommendations > 0:
+        storage.check_table(run.spark, run.table(SEQUENCES), "sequences")
+
+
+def _recommend(run: Run) -> dict[str, Any]:
+    spark, cfg = run.spark, run.cfg
     started = time.perf_counter()
-    paths = RunPaths(output)
     icfg = cfg.items
-    embeddings = storage.read_table(spark, paths.table(EMBEDDINGS), "embeddings")
+    embeddings = storage.read_table(spark, run.table(EMBEDDINGS), "embeddings")
     facts: dict[str, Any] = {}
     if icfg.neighbors > 0:
-        _prepare_table(spark, paths.table(NEIGHBORS), overwrite)
         _write(item_neighbors(embeddings, icfg.neighbors, icfg.block_rows),
-               paths.table(NEIGHBORS))
+               run.table(NEIGHBORS))
         facts["neighbors"] = icfg.neighbors
     if cfg.input.format == "events" and icfg.recommendations > 0:
-        sequences = storage.read_table(spark, paths.table(SEQUENCES), "sequences")
+        sequences = storage.read_table(spark, run.table(SEQUENCES), "sequences")
         history = user_history(sequences)
-        _prepare_table(spark, paths.table(USER_VECTORS), overwrite)
-        _prepare_table(spark, paths.table(RECOMMENDATIONS), overwrite)
         _write(user_vectors(history, embeddings, icfg.recency_half_life),
-               paths.table(USER_VECTORS))
-        users = storage.read_table(spark, paths.table(USER_VECTORS), "user_vectors")
+               run.table(USER_VECTORS))
+        users = storage.read_table(spark, run.table(USER_VECTORS), "user_vectors")
         with sql_conf(spark, "spark.sql.execution.arrow.maxRecordsPerBatch", "4"):
             _write(
                 recommendations(users, seen_items(history, embeddings), embeddings,
                                 icfg.recommendations, icfg.block_rows),
-                paths.table(RECOMMENDATIONS),
+                run.table(RECOMMENDATIONS),
             )
         facts["users"] = users.count()
         facts["users_without_vector"] = (
             sequences.select("sequence").distinct().count() - facts["users"]
         )
     facts["seconds"] = round(time.perf_counter() - started, 3)
-    _record(spark, paths, cfg, "recommend", facts)
     return facts

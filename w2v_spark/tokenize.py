@@ -183,13 +183,13 @@ def should_spread(lines: DataFrame, line_count: int, partitions: int) -> bool:
 
 
 def corpus_stats(lines: DataFrame) -> CorpusStats:
-    """Count lines, blank lines, lines that are not valid UTF-8 and lines holding NUL bytes
-    (one pass, in Spark)."""
+    """Count lines, blank lines (empty or only whitespace, Unicode's included), lines that are
+    not valid UTF-8 and lines holding NUL bytes (one pass, in Spark)."""
     value = F.col("value").cast("binary")
     text = F.col("value").cast("string")
     row = lines.select(
         F.count(F.lit(1)).alias("lines"),
-        F.sum(F.when(F.trim(text) == "", 1).otherwise(0)).alias("blank"),
+        F.sum(F.when(text.rlike(r"(?U)^\s*$"), 1).otherwise(0)).alias("blank"),
         F.sum(F.when(~F.is_valid_utf8(value), 1).otherwise(0)).alias("invalid"),
         F.sum(F.when(F.instr(text, "\u0000") > 0, 1).otherwise(0)).alias("nul"),
     ).first()

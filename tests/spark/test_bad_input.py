@@ -7,6 +7,7 @@ concern (tests/spark/test_pipeline.py, test_tokenize.py, test_resume.py, tests/u
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -46,7 +47,7 @@ def test_nul_bytes_separate_tokens_and_are_counted(spark, tmp_path: Path) -> Non
 
 
 def test_overlong_tokens_and_an_enormous_line_are_counted_never_words(
-    spark, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    spark, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """One 3 MB line without a space and a 500-letter token inside a sentence: both become
     placeholders that keep their place, are counted, and get no vocabulary entry."""
@@ -58,9 +59,10 @@ def test_overlong_tokens_and_an_enormous_line_are_counted_never_words(
         fh.write(f"alpha {'b' * 500} beta\n")
     out = tmp_path / "out"
     cfg = run_config("vocab.min_count=1")
+    caplog.set_level(logging.INFO, logger="w2v_spark")
     facts = tokenize_stage(spark, cfg, str(path), str(out))
     assert facts["long_tokens"] == 2
-    assert "long_tokens 2" in capsys.readouterr().out
+    assert "long_tokens 2" in caplog.text
     sentences = _tokens(out)
     assert sentences[5:] == [[LONG_TOKEN], ["alpha", LONG_TOKEN, "beta"]]
     vocab_stage(spark, cfg, str(out))
@@ -100,8 +102,15 @@ def _write_table(spark, rows: list[tuple], ddl: str, path: Path) -> None:
     assert (path / SUCCESS_MARKER).is_file()
 
 
+def _empty_run(out: Path) -> None:
+    """A run record that names no stage, for tables written by hand beside it."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "run.json").write_text('{"stages": {}}\n', encoding="utf-8")
+
+
 def test_a_table_with_wrong_column_types_is_refused(spark, tmp_path: Path) -> None:
     out = tmp_path / "out"
+    _empty_run(out)
     _write_table(spark, [(0, 0, ["alpha", "beta"])],
                  "line_id long, chunk int, tokens array<string>", out / "tokens")
     _write_table(spark, [("alpha", 0, "3")], "word string, word_id int, count string",
@@ -114,6 +123,7 @@ def test_a_table_with_wrong_column_types_is_refused(spark, tmp_path: Path) -> No
 
 def test_a_table_without_a_needed_column_is_refused(spark, tmp_path: Path) -> None:
     out = tmp_path / "out"
+    _empty_run(out)
     _write_table(spark, [(0, 0, "alpha beta")], "line_id long, chunk int, text string",
                  out / "tokens")
     with pytest.raises(SchemaError, match=r"the tokens table .* lacks column\(s\) \['tokens'\]"):

@@ -190,7 +190,9 @@ def test_run_pipeline_writes_every_table(spark, run_a) -> None:
 
     manifest = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert set(manifest["stages"]) == {"tokenize", "vocab", "pairs", "train", "export"}
-    assert manifest["config"]["train"]["epochs"] == EPOCHS
+    assert manifest["stages"]["train"]["settings"]["train.epochs"] == EPOCHS
+    assert manifest["stages"]["pairs"]["settings"]["train.epochs"] == EPOCHS
+    assert "train.epochs" not in manifest["stages"]["vocab"]["settings"]
     assert report["train"]["rounds"] == rounds
     words, counts, vectors = _embeddings(out)
     assert len(words) == report["vocab"]["words"] > 0
@@ -333,20 +335,36 @@ def test_vocab_stage_keeps_nothing_cached(spark, small_cfg: Config, small_corpus
     assert persisted_rdds() == before
 
 
-def test_nonempty_output_needs_overwrite(spark, small_cfg: Config, small_corpus: Path,
-                                         tmp_path: Path) -> None:
+def test_a_directory_that_holds_no_run_is_never_replaced(
+    spark, small_cfg: Config, small_corpus: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    out.mkdir()
+    (out / "photos").mkdir(parents=True)
+    (out / "photos" / "a.jpg").write_text("x\n", encoding="utf-8")
     (out / "stray.txt").write_text("not a table\n", encoding="utf-8")
-    with pytest.raises(OutputError, match="--overwrite") as info:
-        run_pipeline(spark, small_cfg, str(small_corpus), str(out))
-    assert str(out) in str(info.value)
-    assert (out / "stray.txt").is_file()
-    assert sorted(p.name for p in out.iterdir()) == ["stray.txt"]
+    before = _snapshot(out)
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match=r"holds no w2v_spark run .*photos, stray\.txt"
+                           ) as info:
+            run_pipeline(spark, small_cfg, str(small_corpus), str(out), overwrite=overwrite)
+        assert str(out) in str(info.value)
+        assert _snapshot(out) == before
+        assert sorted(p.name for p in out.iterdir()) == ["photos", "stray.txt"]
 
+
+def test_overwrite_replaces_only_what_a_run_wrote(
+    spark, small_cfg: Config, small_corpus: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    run_pipeline(spark, small_cfg, str(small_corpus), str(out))
+    (out / "notes.txt").write_text("mine\n", encoding="utf-8")
+    (out / "model" / "round=00099").mkdir()
+    with pytest.raises(OutputError, match=r"holds a run .*--overwrite"):
+        run_pipeline(spark, small_cfg, str(small_corpus), str(out))
     report = run_pipeline(spark, small_cfg, str(small_corpus), str(out), overwrite=True)
     assert report["train"]["rounds"] == SYNCS
-    assert not (out / "stray.txt").exists()
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine\n"
+    assert not (out / "model" / "round=00099").exists()
     for name in TABLES:
         assert (out / name / SUCCESS_MARKER).is_file(), name
 
@@ -399,21 +417,19 @@ def test_train_stage_refuses_pairs_of_fewer_epochs(spark, run_a, tmp_path: Path)
 
 
 def test_diverging_training_stops_with_advice(
-    spark, run_a, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    spark, run_a, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     out = tmp_path / "copy"
     shutil.copytree(run_a[0], out)
     with pytest.raises(TrainingDivergedError,
                        match=r"diverged in epoch 1, round 1: the loss per pair is .*lower "
-                             r"train.alpha \(now 500.0\)"):
-        train_stage(spark, _config("train.alpha=500", "train.min_alpha=500"), str(out),
+                             r"train.alpha \(now 10.0\)"):
+        train_stage(spark, _config("train.alpha=10", "train.min_alpha=10"), str(out),
                     overwrite=True)
     assert not (out / "model" / "round=00001").exists()
     assert "train" not in json.loads((out / "run.json").read_text(encoding="utf-8"))["stages"]
     # It was warned about before the first round.
-    assert "[train] warning: a training task starts at learning rate 1000" in (
-        capsys.readouterr().err
-    )
+    assert "[train] warning: a training task starts at learning rate 20" in caplog.text
 
 
 # ---------------------------------------------------------------------------------------------
