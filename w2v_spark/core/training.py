@@ -47,9 +47,16 @@ class SliceTrainer:
     of W pairs (rounded up to whole minibatches) and trains each window's pairs in an order
     drawn from ``rng``, so that the pairs of one sentence or basket do not share a minibatch.
 
+    The two matrices may have different rows: a task of stratified training
+    (:mod:`w2v_spark.core.blocks`) holds the rows of one input block in ``w_in`` and of one
+    output block in ``w_out``, numbered by local row, and draws negatives from the output
+    block alone.
+
     Attributes:
-        w_in, w_out: (V, d) float32 local parameters, updated in place.
-        touched_in, touched_out: (V,) bool, rows this slice changed.
+        w_in: (V_in, d) float32 local input vectors, indexed by ``centers``, updated in place.
+        w_out: (V_out, d) float32 local output vectors, indexed by ``contexts`` and by the
+            ``sampler``'s draws (which must lie in ``0 .. V_out - 1``), updated in place.
+        touched_in, touched_out: (V_in,) and (V_out,) bool, rows this slice changed.
     """
 
     w_in: np.ndarray
@@ -74,9 +81,8 @@ class SliceTrainer:
     touched_out: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        size = self.w_in.shape[0]
-        self.touched_in = np.zeros(size, dtype=bool)
-        self.touched_out = np.zeros(size, dtype=bool)
+        self.touched_in = np.zeros(self.w_in.shape[0], dtype=bool)
+        self.touched_out = np.zeros(self.w_out.shape[0], dtype=bool)
         self.last_lr = self.schedule.at(self.progress_start)
 
     @property
