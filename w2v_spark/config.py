@@ -1,9 +1,10 @@
 """Typed, frozen configuration loaded from TOML files and ``section.key=value`` overrides.
 
-Defaults follow gensim's skip-gram defaults where the idea is the same. ``conf/default.toml``
-spells every default out; a test checks that it matches the dataclasses below.
-Unknown sections or keys, wrong types and out-of-range values raise :class:`ConfigError`
-with a message naming what is valid.
+Defaults follow gensim's skip-gram defaults where the idea is the same. Each setting is
+declared once, with its default, its one-line help and its range (:func:`setting`);
+``conf/default.toml`` and ``docs/settings.md`` are generated from these declarations
+(:mod:`w2v_spark.settings_docs`, checked by a test). Unknown sections or keys, wrong types
+and out-of-range values raise :class:`ConfigError` with a message naming what is valid.
 """
 
 from __future__ import annotations
@@ -85,35 +86,89 @@ def _check_float(
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """The range a number setting must lie in (``high = None``: any finite number above
+    ``low``); ``note`` says what a special value means, e.g. "(0 = none)"."""
+
+    low: float
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    note: str = ""
+
+    def text(self) -> str:
+        """The range as the docs write it."""
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {_number(self.low)}"
+        return (f"{'(' if self.low_open else '['}{_number(self.low)}, {_number(self.high)}"
+                f"{')' if self.high_open else ']'}")
+
+
+def _number(value: float) -> str:
+    """A bound as written in the docs: whole numbers in full, others as ``%g``."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def setting(default: Any, help: str, *, bounds: Bounds | None = None,
+            choices: tuple[str, ...] | None = None, accepts: str | None = None) -> Any:
+    """A config field with its one-line ``help`` (what ``conf/default.toml`` and
+    ``docs/settings.md`` say of it, see :mod:`w2v_spark.settings_docs`) and the ``bounds`` or
+    ``choices`` it is checked against; ``accepts`` is what the docs say it accepts when a check
+    in ``__post_init__`` depends on other settings."""
+    metadata = {"help": help, "bounds": bounds, "choices": choices, "accepts": accepts}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _check_fields(section: str, obj: Any) -> None:
+    """Check every field of a section against the ``bounds`` or ``choices`` it declares."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        choices = f.metadata.get("choices")
+        bounds = f.metadata.get("bounds")
+        if choices is not None:
+            _check(value in choices, section, f.name, f"must be one of {', '.join(choices)}",
+                   value)
+        elif bounds is not None and f.type == "int":
+            assert bounds.high is not None
+            _check_int(section, f.name, value, int(bounds.low), int(bounds.high), bounds.note)
+        elif bounds is not None:
+            _check_float(section, f.name, value, bounds.low, bounds.high,
+                         low_open=bounds.low_open, high_open=bounds.high_open, note=bounds.note)
+
+
+def help_of(cls: type, key: str) -> str:
+    """The help of setting ``key`` of section class ``cls``."""
+    return str(next(f for f in dataclasses.fields(cls) if f.name == key).metadata["help"])
+
+
+@dataclass(frozen=True)
 class InputConfig:
-    """How the corpus is read.
+    """How the corpus is read: text lines, an events table, or basket lines."""
 
-    ``format``: ``text`` (lines of text), ``events`` (a table with a sequence id, an item and an
-    ordering column; ``table_format`` says whether ``--input`` is CSV, Parquet or the name of a
-    Spark SQL table) or ``baskets`` (text lines of items split by ``separator``). With
-    ``session_gap > 0`` an events sequence is split where consecutive events are further apart
-    than that (in the ordering column's units: seconds for timestamps).
-    """
-
-    format: str = "text"
-    table_format: str = "csv"
-    header: bool = True
-    csv_delimiter: str = ","
-    sequence_col: str = "sequence_id"
-    item_col: str = "item"
-    order_col: str = "timestamp"
-    separator: str = " "
-    session_gap: float = 0.0
+    format: str = setting(
+        "text", "text: lines of text, one sentence per line (long lines are cut); events: a "
+        "table of (sequence, item, ordering) rows; baskets: lines of items split by "
+        "`separator`", choices=INPUT_FORMATS)
+    table_format: str = setting(
+        "csv", "events: csv, parquet, or table (--input names a Spark SQL table)",
+        choices=TABLE_FORMATS)
+    header: bool = setting(True, "events CSV: the first line names the columns")
+    csv_delimiter: str = setting(",", "events CSV: the field delimiter (one character)")
+    sequence_col: str = setting("sequence_id", "events: the user, session or playlist column")
+    item_col: str = setting("item", "events: the item column (items are strings in every "
+                            "table)")
+    order_col: str = setting("timestamp", "events: the ordering column: numbers, "
+                             "timestamps/dates, or strings of either")
+    separator: str = setting(" ", "baskets: between the items of a line")
+    session_gap: float = setting(
+        0.0, "events: split a sequence where consecutive events are further apart than this, "
+        "in the ordering column's units (seconds for timestamps)",
+        bounds=Bounds(0, note="(0 = no sessions)"))
 
     def __post_init__(self) -> None:
-        _check(
-            self.format in INPUT_FORMATS, "input", "format",
-            f"must be one of {', '.join(INPUT_FORMATS)}", self.format,
-        )
-        _check(
-            self.table_format in TABLE_FORMATS, "input", "table_format",
-            f"must be one of {', '.join(TABLE_FORMATS)}", self.table_format,
-        )
+        _check_fields("input", self)
         _check(len(self.csv_delimiter) == 1, "input", "csv_delimiter",
                "must be one character", self.csv_delimiter)
         _check(self.separator != "", "input", "separator", "must not be empty", self.separator)
@@ -123,7 +178,6 @@ class InputConfig:
         names = [self.sequence_col, self.item_col, self.order_col]
         _check(len(set(names)) == 3, "input", "sequence_col/item_col/order_col",
                "must be three different columns", names)
-        _check_float("input", "session_gap", self.session_gap, 0, note="(0 = no sessions)")
 
     @property
     def is_items(self) -> bool:
@@ -133,22 +187,21 @@ class InputConfig:
 
 @dataclass(frozen=True)
 class TokenizeConfig:
-    """How lines become tokens and sentences.
+    """How lines become tokens and sentences."""
 
-    ``token_pattern`` is a Python regular expression; every match is a token.
-    Lines longer than ``max_sentence_length`` tokens are cut into chunks of that length.
-    A match longer than ``max_token_length`` characters is not a word (a base64 blob, a run of
-    one letter): it stays in the tokens table as an empty-string placeholder, gets no vector,
-    and is counted as ``long_tokens`` in the run report.
-    The tokenize stage fails when more than ``max_invalid_share`` of the input lines are not
-    valid UTF-8 (1 = never fail).
-    """
-
-    lowercase: bool = True
-    token_pattern: str = r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*|\d+"
-    max_sentence_length: int = 10_000
-    max_token_length: int = 100
-    max_invalid_share: float = 0.05
+    lowercase: bool = setting(True, "lowercase every token")
+    token_pattern: str = setting(
+        r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*|\d+",
+        "a Python regular expression; every match is a token")
+    max_sentence_length: int = setting(
+        10_000, "longer lines are cut into chunks of this many tokens",
+        bounds=Bounds(2, 10_000_000))
+    max_token_length: int = setting(
+        100, "a longer match (a base64 blob, a run of one letter) gets no vector; it stays as "
+        "an empty placeholder and is counted as long_tokens", bounds=Bounds(1, 1_000_000))
+    max_invalid_share: float = setting(
+        0.05, "fail when more than this share of the input lines is not valid UTF-8",
+        bounds=Bounds(0, 1, note="(1 = never fail)"))
 
     def __post_init__(self) -> None:
         try:
@@ -162,51 +215,46 @@ class TokenizeConfig:
             compiled.search("") is None, "tokenize", "token_pattern",
             "must not match the empty string", self.token_pattern,
         )
-        _check_int("tokenize", "max_sentence_length", self.max_sentence_length, 2, 10_000_000)
-        _check_int("tokenize", "max_token_length", self.max_token_length, 1, 1_000_000)
-        _check_float("tokenize", "max_invalid_share", self.max_invalid_share, 0, 1,
-                     note="(1 = never fail)")
+        _check_fields("tokenize", self)
 
 
 @dataclass(frozen=True)
 class VocabConfig:
-    """Which words get vectors: at least ``min_count`` occurrences, the
-    ``max_vocab_size`` most frequent of those (0 means no limit)."""
+    """Which words get vectors."""
 
-    min_count: int = 5
-    max_vocab_size: int = 0
+    min_count: int = setting(5, "drop words seen fewer times", bounds=Bounds(1, INT32_MAX))
+    max_vocab_size: int = setting(
+        0, "keep only the most frequent N words", bounds=Bounds(0, INT32_MAX,
+                                                                note="(0 = no limit)"))
 
     def __post_init__(self) -> None:
-        _check_int("vocab", "min_count", self.min_count, 1, INT32_MAX)
-        _check_int("vocab", "max_vocab_size", self.max_vocab_size, 0, INT32_MAX,
-                   "(0 = no limit)")
+        _check_fields("vocab", self)
 
 
 @dataclass(frozen=True)
 class PairsConfig:
-    """Skip-gram pair generation: maximum window half-width and subsampling threshold.
+    """Skip-gram pairs: the window and the subsampling of frequent words."""
 
-    ``window = 0`` pairs every item of a sentence with every other (item2vec's whole-sequence
-    window). With ``shrink_windows`` (as in gensim) each center draws its half-width in
-    ``1..window``; without, every center uses ``window``.
-    """
-
-    window: int = 5
-    sample: float = 1e-3
-    shrink_windows: bool = True
+    window: int = setting(
+        5, "maximum window half-width; 0 pairs every item of a sentence with every other "
+        "(item2vec's whole-sequence window)",
+        bounds=Bounds(0, 100_000, note="(0 = the whole sentence)"))
+    sample: float = setting(
+        1e-3, "subsampling threshold of frequent words, as in word2vec",
+        bounds=Bounds(0, 1, high_open=True, note="(0 disables subsampling)"))
+    shrink_windows: bool = setting(
+        True, "each center draws its half-width in 1..window, as gensim does (false: every "
+        "center uses window)")
 
     def __post_init__(self) -> None:
-        _check_int("pairs", "window", self.window, 0, 100_000, "(0 = the whole sentence)")
-        _check_float("pairs", "sample", self.sample, 0, 1, high_open=True,
-                     note="(0 disables subsampling)")
+        _check_fields("pairs", self)
 
 
 #: Highest task learning rate at which the minibatch kernel trained text8 stably with shuffled
-#: pairs (benchmarks/RESULTS.md, sections ``partitions-shuffled`` and
-#: ``partitions-text8-shuffled``): 0.2 (8 partitions with ``mean``) held, 0.4 (16) diverged.
+#: pairs (``benchmarks/RESULTS.md``, the partitions pages): the next step up diverged.
 STABLE_TASK_ALPHA = 0.2
 
-#: The same with the pairs in table order (``shuffle_window = 0``): 0.07 held, 0.1 diverged.
+#: The same with the pairs in table order (``shuffle_window = 0``).
 STABLE_TASK_ALPHA_IN_ORDER = 0.075
 
 
@@ -216,62 +264,55 @@ class TrainConfig:
 
     The pairs of every epoch are split into ``num_partitions`` slices for each of
     ``syncs_per_epoch`` rounds; after every round the partitions' models are merged
-    (``merge``: ``mean`` change over all partitions, each partition training at
-    ``num_partitions`` times the learning rate; ``sum`` of the changes; or ``average`` of the
-    touched rows). With ``shared_negatives = K > 0`` the pairs of a minibatch are cut into
-    ``negative_groups`` groups, each sharing K negative draws weighted ``negative / K``; 0 draws
-    ``negative`` per pair. A task trains its pairs in a random order within consecutive windows
-    of ``shuffle_window`` pairs (0 = in the order they were formed, sentence by sentence).
-
-    Every number has a finite range. ``batch_size`` is at most 100000: a minibatch step
-    without shared negatives holds ``(batch_size, negative + 1, vector_size)`` float32 arrays,
-    240 MB each at the largest batch with the default ``negative`` and ``vector_size``.
+    (``merge``). A minibatch step without shared negatives holds ``(batch_size, negative + 1,
+    vector_size)`` float32 arrays, hence the bound on ``batch_size``.
     """
 
-    vector_size: int = 100
-    negative: int = 5
-    ns_exponent: float = 0.75
-    alpha: float = 0.025
-    min_alpha: float = 0.0001
-    epochs: int = 5
-    seed: int = 1
-    num_partitions: int = 2
-    syncs_per_epoch: int = 4
-    batch_size: int = 512
-    shared_negatives: int = 64
-    negative_groups: int = 1
-    shuffle_window: int = 1_000_000
-    merge: str = "mean"
-    keep_checkpoints: int = 0
+    vector_size: int = setting(100, "dimensions of a vector", bounds=Bounds(1, 10_000))
+    negative: int = setting(5, "negative samples per pair", bounds=Bounds(1, 1_000))
+    ns_exponent: float = setting(
+        0.75, "negatives are drawn from count ** ns_exponent (0 = uniform, 1 = unigram)",
+        bounds=Bounds(-2, 2))
+    alpha: float = setting(0.025, "initial learning rate, decays linearly to min_alpha over "
+                           "the whole run", bounds=Bounds(0, 10, low_open=True))
+    min_alpha: float = setting(0.0001, "the learning rate at the end of the run",
+                               accepts="[0, alpha]")
+    epochs: int = setting(5, "passes over the corpus", bounds=Bounds(1, 10_000))
+    seed: int = setting(1, "seed of every random draw: the same seed, input and settings give "
+                        "the same tables", bounds=Bounds(0, SEED_MAX))
+    num_partitions: int = setting(2, "training tasks per sync round",
+                                  bounds=Bounds(1, 100_000))
+    syncs_per_epoch: int = setting(4, "model merges per epoch", bounds=Bounds(1, 10_000))
+    batch_size: int = setting(512, "pairs per minibatch in the NumPy kernel",
+                              bounds=Bounds(1, 100_000))
+    shared_negatives: int = setting(
+        64, "K > 0: the pairs of a minibatch share K negatives weighted negative / K; 0: "
+        "every pair draws negative of its own",
+        bounds=Bounds(0, 100_000, note="(0 = negative draws per pair)"))
+    negative_groups: int = setting(
+        1, "with shared_negatives: cut a minibatch into this many groups of pairs, each "
+        "sharing negatives of its own", accepts="[1, batch_size]")
+    shuffle_window: int = setting(
+        1_000_000, "a task trains its pairs in random order within windows of this many "
+        "pairs", bounds=Bounds(0, INT32_MAX, note="(0 = pairs in the order they were formed)"))
+    merge: str = setting(
+        "mean", "how a round's partitions are merged: mean change over the partitions "
+        "(tasks train at num_partitions x alpha), sum of the changes, or average of the "
+        "touched rows", choices=MERGE_MODES)
+    keep_checkpoints: int = setting(
+        0, "keep only the newest N round checkpoints",
+        bounds=Bounds(0, 1_000_000, note="(0 keeps every round)"))
 
     def __post_init__(self) -> None:
-        _check_int("train", "vector_size", self.vector_size, 1, 10_000)
-        _check_int("train", "negative", self.negative, 1, 1_000)
-        _check_float("train", "ns_exponent", self.ns_exponent, -2, 2)
-        _check_float("train", "alpha", self.alpha, 0, 10, low_open=True)
+        _check_fields("train", self)
         _check(
             0 <= self.min_alpha <= self.alpha, "train", "min_alpha",
             f"must be in [0, alpha={self.alpha}]", self.min_alpha,
         )
-        _check_int("train", "epochs", self.epochs, 1, 10_000)
-        _check_int("train", "seed", self.seed, 0, SEED_MAX)
-        _check_int("train", "num_partitions", self.num_partitions, 1, 100_000)
-        _check_int("train", "syncs_per_epoch", self.syncs_per_epoch, 1, 10_000)
-        _check_int("train", "batch_size", self.batch_size, 1, 100_000)
-        _check_int("train", "shared_negatives", self.shared_negatives, 0, 100_000,
-                   "(0 = negative draws per pair)")
         _check(
             1 <= self.negative_groups <= self.batch_size, "train", "negative_groups",
             f"must be in [1, batch_size={self.batch_size}]", self.negative_groups,
         )
-        _check_int("train", "shuffle_window", self.shuffle_window, 0, INT32_MAX,
-                   "(0 = pairs in the order they were formed)")
-        _check(
-            self.merge in MERGE_MODES, "train", "merge",
-            f"must be one of {', '.join(MERGE_MODES)}", self.merge,
-        )
-        _check_int("train", "keep_checkpoints", self.keep_checkpoints, 0, 1_000_000,
-                   "(0 keeps every round)")
 
     @property
     def task_lr_scale(self) -> float:
@@ -303,40 +344,38 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class ItemsConfig:
-    """What an items run (``[input] format = events | baskets``) adds after the embeddings.
+    """What an items run (input format events or baskets) adds after the embeddings."""
 
-    ``neighbors``: similar items per item in the neighbors table (0 = no table).
-    ``recommendations``: items per user in the recommendations table (0 = no user tables).
-    ``recency_half_life``: a user's item ``n`` events before the latest weighs ``0.5 ** (n /
-    recency_half_life)`` in the user's vector (0 = every item weighs the same).
-    ``block_rows``: vectors per block when scoring all pairs of blocks in Spark; a task holds a
-    ``(block_rows, block_rows)`` float64 score matrix, 2 GiB at the largest allowed, 16384.
-    """
-
-    neighbors: int = 10
-    recommendations: int = 10
-    recency_half_life: float = 0.0
-    block_rows: int = 2048
+    neighbors: int = setting(10, "similar items per item in the neighbors table",
+                             bounds=Bounds(0, 100_000, note="(0 = none)"))
+    recommendations: int = setting(10, "items per user in the recommendations table",
+                                   bounds=Bounds(0, 100_000, note="(0 = none)"))
+    recency_half_life: float = setting(
+        0.0, "a user's item n events before the latest weighs 0.5 ** (n / this) in the user's "
+        "vector", bounds=Bounds(0, note="(0 = no recency weighting)"))
+    block_rows: int = setting(
+        2048, "vectors per block when scoring all pairs of blocks in Spark; a task holds a "
+        "(block_rows, block_rows) float64 score matrix", bounds=Bounds(1, 16_384))
 
     def __post_init__(self) -> None:
-        _check_int("items", "neighbors", self.neighbors, 0, 100_000, "(0 = none)")
-        _check_int("items", "recommendations", self.recommendations, 0, 100_000, "(0 = none)")
-        _check_float("items", "recency_half_life", self.recency_half_life, 0,
-                     note="(0 = no recency weighting)")
-        _check_int("items", "block_rows", self.block_rows, 1, 16_384)
+        _check_fields("items", self)
 
 
 @dataclass(frozen=True)
 class SparkConfig:
-    """The Spark session. An empty ``master`` means: the one spark-submit gives, else
-    ``local[*]``; otherwise it is one of Spark's master URLs (:data:`SPARK_MASTERS`), checked
-    here so that a typo is an error before a JVM starts. ``conf`` holds any further
-    ``spark.*`` settings."""
+    """The Spark session.
 
-    master: str = ""
-    app_name: str = "w2v_spark"
-    driver_memory: str = "4g"
-    conf: Mapping[str, str] = field(default_factory=dict)
+    ``master`` is checked against Spark's master URLs (:data:`SPARK_MASTERS`) so that a typo is
+    an error before a JVM starts.
+    """
+
+    master: str = setting("", "a Spark master URL; empty: the one spark-submit gives, else "
+                          "local[*]")
+    app_name: str = setting("w2v_spark", "the Spark application's name")
+    driver_memory: str = setting("4g", "the driver JVM's heap (spark.driver.memory) when "
+                                 "w2v-spark starts the JVM itself")
+    conf: Mapping[str, str] = setting({}, "any further spark.* settings, passed to the "
+                                      "session builder")
 
     def __post_init__(self) -> None:
         _check(
