@@ -34,6 +34,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from benchmarks.items_report import markdown, paired_seeds
+from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark import pipeline
 from w2v_spark.config import Config, load_config
 from w2v_spark.item_eval import (
@@ -118,7 +119,7 @@ def run_one(spark: SparkSession, work: Path, name: str, split: tuple, overrides:
     started = time.perf_counter()
     pipeline.run_pipeline(spark, cfg, path, out, overwrite=True)
     seconds = time.perf_counter() - started
-    emb = pipeline.read_embeddings(spark, out)
+    emb = load_embeddings(spark, out)
     result: dict[str, Any] = {
         "dataset": name, "overrides": overrides, "query_items": query_items,
         "vocabulary": len(emb.words), "pipeline_seconds": round(seconds, 1),

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark import cli_vectors
 from w2v_spark.config import Config, load_config
 from w2v_spark.errors import InputError, Interrupted, OutputError, W2VError
@@ -142,7 +143,7 @@ def _demo(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
     report = pipeline.run_pipeline(spark, cfg, str(corpus), str(output), args.overwrite,
                                    resume=args.resume)
     seconds = time.perf_counter() - started
-    emb = pipeline.read_embeddings(spark, str(output))
+    emb = load_embeddings(spark, str(output))
     structure = planted_structure()
     print(f"\ntrained {len(emb):,} word vectors in {seconds:.1f} s\n")
     for word in ("dog", "red", "paris", "king"):

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from w2v_spark.errors import InputError, OutputError
 from w2v_spark.formats import FORMATS, UNICODE_ERRORS
-from w2v_spark.schemas import EMBEDDINGS, SUCCESS_MARKER
+from w2v_spark.schemas import EMBEDDINGS
 from w2v_spark.similarity import Embeddings
 
 QUERY_COMMANDS = ("similar", "analogy", "evaluate", "neighbors", "import")
@@ -203,26 +202,16 @@ def load_query_embeddings(args: argparse.Namespace) -> Embeddings:
         return Embeddings.from_file(args.vectors, vectors_format(args.vectors,
                                                                  args.vectors_format),
                                     args.unicode_errors)
+    from w2v_spark.embeddings_table import (
+        is_table_name,
+        load_embeddings,
+        load_local_embeddings,
+    )
+
     source = _table_path(args)
-    local = Path(source)
-    if "://" not in source and local.is_dir():
-        if not (local / SUCCESS_MARKER).is_file():
-            from w2v_spark.errors import IncompleteTableError
-
-            raise IncompleteTableError(
-                f"the embeddings table {source} is incomplete (no {SUCCESS_MARKER} marker): the "
-                "run that wrote it did not finish"
-            )
-        import pyarrow.parquet as pq
-
-        columns = ["word", "word_id", "count", "vector"]
-        try:
-            return Embeddings.from_arrow(pq.read_table(source, columns=columns))
-        except (KeyError, ValueError) as exc:
-            raise InputError(f"{source} is not an embeddings table: {exc}") from None
-    if "://" not in source and os.sep in source and not local.exists():
-        raise InputError(f"the embeddings table {source} does not exist")
-    return Embeddings.load(_session(args), source)
+    if "://" not in source and not is_table_name(source):
+        return load_local_embeddings(source)
+    return load_embeddings(_session(args), source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,6 +310,7 @@ def format_evaluation(result: dict[str, Any]) -> str:
 
 def neighbors(args: argparse.Namespace) -> dict[str, Any]:
     from w2v_spark import storage
+    from w2v_spark.embeddings_table import embeddings_frame, is_table_name
     from w2v_spark.neighbors import nearest_neighbors
 
     if args.to is None and args.output is None:
@@ -328,15 +318,11 @@ def neighbors(args: argparse.Namespace) -> dict[str, Any]:
     dest = args.to or storage.join(args.output, NEIGHBORS)
     spark = _session(args)
     source = _table_path(args)
-    if "/" not in source and ":" not in source and spark.catalog.tableExists(source):
-        table = spark.table(source)
-    else:
-        table = storage.read_table(spark, source, "embeddings")
-    if storage.exists(spark, dest):
-        if not args.overwrite:
-            raise OutputError(f"{dest} exists already; pass --overwrite to replace it")
-        storage.delete(spark, dest)
-    result = nearest_neighbors(table, k=args.topn, block_rows=args.block_rows)
+    frame, _ = embeddings_frame(spark, source)
+    storage.check_replaceable_table(spark, dest, "neighbors", args.overwrite,
+                                    inputs=() if is_table_name(source) else (source,))
+    storage.delete(spark, dest)
+    result = nearest_neighbors(frame, k=args.topn, block_rows=args.block_rows)
     result.write.parquet(dest)
     rows = storage.read_table(spark, dest, "neighbors").count()
     return {"table": dest, "rows": rows, "topn": args.topn}
@@ -388,7 +374,7 @@ def check_vectors_target(target: str, overwrite: bool) -> None:
 
 def export_file(args: argparse.Namespace) -> dict[str, Any]:
     """``export --format FMT --to FILE``: a run's (or any) embeddings table to a file."""
-    from w2v_spark import storage
+    from w2v_spark.embeddings_table import embeddings_frame
     from w2v_spark.vector_files import export_vectors
 
     if args.to is None:
@@ -398,8 +384,5 @@ def export_file(args: argparse.Namespace) -> dict[str, Any]:
     check_vectors_target(args.to, args.overwrite)
     spark = _session(args)
     source = _table_path(args)
-    if "/" not in source and ":" not in source and spark.catalog.tableExists(source):
-        table = spark.table(source)
-    else:
-        table = storage.read_table(spark, source, "embeddings")
-    return export_vectors(table, args.to, args.vectors_format, args.precision)
+    frame, _ = embeddings_frame(spark, source)
+    return export_vectors(frame, args.to, args.vectors_format, args.precision)

@@ -23,7 +23,6 @@ from functools import partial, reduce
 from typing import Any
 
 import numpy as np
-import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -60,7 +59,6 @@ from w2v_spark.recommend import (
 from w2v_spark.run import Run, RunPaths, open_run
 from w2v_spark.schemas import (
     EMBEDDINGS,
-    EMBEDDINGS_SCHEMA,
     LONG_TOKEN,
     METRICS,
     METRICS_SCHEMA,
@@ -78,7 +76,6 @@ from w2v_spark.schemas import (
     VOCAB_SCHEMA,
 )
 from w2v_spark.session import sql_conf
-from w2v_spark.similarity import Embeddings
 from w2v_spark.tokenize import corpus_stats, should_spread, tokenize_lines
 from w2v_spark.train import (
     Model,
@@ -92,7 +89,7 @@ from w2v_spark.train import (
 from w2v_spark.vocab import check_vocab, counted_vocab
 
 __all__ = [
-    "RunPaths", "export_stage", "pairs_stage", "read_embeddings", "recommend_stage",
+    "RunPaths", "export_stage", "pairs_stage", "recommend_stage",
     "run_pipeline", "tokenize_stage", "train_stage", "vocab_stage",
 ]
 
@@ -688,31 +685,6 @@ def _export(run: Run) -> dict[str, Any]:
     publish_table(spark, embeddings_arrow(vocab.words, vocab.counts, vectors),
                   paths.table(EMBEDDINGS))
     return {"checkpoint": checkpoint, "seconds": round(time.perf_counter() - started, 3)}
-
-
-def read_embeddings(spark: SparkSession, output: str) -> Embeddings:
-    """The embeddings table of a run (or any table with its schema) in memory; the columns
-    are checked, every vector must have the same length, and a table published with
-    checksums must match them."""
-    path = output if output.rstrip("/").endswith(EMBEDDINGS) else RunPaths(output).table(
-        EMBEDDINGS
-    )
-    table = storage.read_table(spark, path, "embeddings", EMBEDDINGS_SCHEMA)
-    problems = storage.checksum_problems(spark, path)
-    if problems:
-        raise CorruptError(
-            f"the embeddings table {path} differs from what was written: "
-            + "; ".join(problems) + "; write it again with `w2v-spark export --overwrite`"
-        )
-    arrow = table.select("word", "word_id", "count", "vector").toArrow()
-    vectors = arrow.column("vector")
-    lengths = pc.list_value_length(vectors)
-    if vectors.null_count or (len(arrow) and pc.min_max(lengths).as_py()["min"]
-                              != pc.min_max(lengths).as_py()["max"]):
-        raise SchemaError(
-            f"the embeddings table {path} has null vectors or vectors of different lengths"
-        )
-    return Embeddings.from_arrow(arrow)
 
 
 # ---------------------------------------------------------------------------------------------

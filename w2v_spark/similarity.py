@@ -197,19 +197,6 @@ class Embeddings:
         return cls(table.column("word").to_pylist(), matrix, table.column("count").to_numpy())
 
     @classmethod
-    def load(cls, spark: Any, source: str) -> Embeddings:
-        """An embeddings table in memory: a Spark table name, a table path, or a run
-        directory (its ``embeddings/`` table).
-
-        Raises:
-            InputError: the table or path does not exist; IncompleteTableError when the table
-                has no ``_SUCCESS`` marker; SchemaError when columns are missing.
-        """
-        from w2v_spark.vector_files import load_embeddings
-
-        return load_embeddings(spark, source)
-
-    @classmethod
     def from_file(cls, path: str, fmt: str, unicode_errors: str = "strict") -> Embeddings:
         """A word2vec text (``"word2vec-text"``), word2vec binary (``"word2vec-bin"``) or
         GloVe (``"glove"``) file, plain or gzip, read directly into memory (no Spark).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,8 @@ class FileInfo:
     modified: int
 
 
-def _hidden(name: str) -> bool:
+def is_hidden_name(name: str) -> bool:
+    """Whether a file name is one Spark and Hadoop skip when reading (``_*`` and ``.*``)."""
     return name.startswith(("_", "."))
 
 
@@ -213,7 +215,7 @@ def input_files(spark: SparkSession, path: str) -> list[FileInfo]:
         while files.hasNext():
             item = files.next()
             relative = str(item.getPath().toString())[len(root) + 1:]
-            if not any(_hidden(part) for part in relative.split("/")):
+            if not any(is_hidden_name(part) for part in relative.split("/")):
                 found.append(_info(item))
     return sorted(found, key=lambda f: f.path)
 
@@ -342,24 +344,78 @@ def checksum_problems(spark: SparkSession, table: str) -> list[str]:
     """What differs between a table's files and its :data:`CHECKSUMS` (empty when they match,
     or when the table has no checksums: only tables published with them are checked)."""
     record = join(table, CHECKSUMS)
-    if not exists(spark, record):
+    fs, _ = _fs_path(spark, table)
+    return compare_checksums(
+        table,
+        read_text(spark, record) if exists(spark, record) else None,
+        [name for name in list_files(spark, table) if not is_hidden_name(name)],
+        size=lambda path: int(fs.getFileStatus(_fs_path(spark, path)[1]).getLen()),
+        digest=lambda path: sha256(spark, path),
+    )
+
+
+def compare_checksums(table: str, record: str | None, present: list[str],
+                      size: Callable[[str], int], digest: Callable[[str], str]) -> list[str]:
+    """What differs between the data files ``present`` in ``table`` and the text ``record`` of
+    its :data:`CHECKSUMS` file (None: the table has none, nothing to compare); ``size`` and
+    ``digest`` give a file's length and SHA-256."""
+    if record is None:
         return []
     try:
-        expected = json.loads(read_text(spark, record))["files"]
+        expected = json.loads(record)["files"]
     except Exception as exc:  # a damaged record: say so rather than trust the files
-        return [f"{record} cannot be read ({type(exc).__name__})"]
-    present = {name for name in list_files(spark, table) if not _hidden(name)}
-    problems = [f"{join(table, n)} is missing" for n in sorted(expected.keys() - present)]
-    problems += [f"{join(table, n)} is not in {CHECKSUMS}" for n in sorted(present
+        return [f"{join(table, CHECKSUMS)} cannot be read ({type(exc).__name__})"]
+    names = set(present)
+    problems = [f"{join(table, n)} is missing" for n in sorted(expected.keys() - names)]
+    problems += [f"{join(table, n)} is not in {CHECKSUMS}" for n in sorted(names
                                                                           - expected.keys())]
-    fs, _ = _fs_path(spark, table)
-    for name in sorted(expected.keys() & present):
+    for name in sorted(expected.keys() & names):
         path = join(table, name)
-        _, hpath = _fs_path(spark, path)
-        size = int(fs.getFileStatus(hpath).getLen())
-        if size != expected[name]["size"]:
-            problems.append(f"{path} has {size} bytes, {expected[name]['size']} when written")
-        elif sha256(spark, path) != expected[name]["sha256"]:
+        length = size(path)
+        if length != expected[name]["size"]:
+            problems.append(f"{path} has {length} bytes, {expected[name]['size']} when written")
+        elif digest(path) != expected[name]["sha256"]:
             problems.append(f"{path} has other content than when it was written "
                             "(SHA-256 differs)")
     return problems
+
+
+def _table_entry(name: str) -> bool:
+    """Whether ``name`` is an entry Spark or :func:`w2v_spark.export.publish_table` writes in
+    a table directory: data files, markers, checksums and their ``.crc`` companions."""
+    if name.startswith(".") and name.endswith(".crc"):
+        name = name[1:-4]
+    return (name in (SUCCESS_MARKER, CHECKSUMS, "_temporary") or name.startswith("part-")
+            or name.endswith(".parquet") or name.startswith(("_committed_", "_started_")))
+
+
+def check_replaceable_table(spark: SparkSession, dest: str, what: str, overwrite: bool,
+                            inputs: tuple[str, ...] = ()) -> None:
+    """Refuse to write the ``what`` table at ``dest`` when that could lose anything: ``dest``
+    exists and ``overwrite`` is false; or it is a file, or a directory holding anything but
+    a table's files (``--overwrite`` replaces a table, never other data); or one of
+    ``inputs`` (paths the command reads) is ``dest`` or lies inside it (symbolic links
+    resolved on the local file system)."""
+    target = resolved(spark, dest)
+    for source in inputs:
+        if contains(target, resolved(spark, source)):
+            raise OutputError(
+                f"{dest} would be replaced but the command reads {source} from it; write the "
+                f"{what} table somewhere else"
+            )
+    if not exists(spark, dest):
+        return
+    if not overwrite:
+        raise OutputError(f"{dest} exists already; pass --overwrite to replace it")
+    if is_file(spark, dest):
+        raise OutputError(
+            f"{dest} is a file, not a table: --overwrite replaces only a {what} table; "
+            "choose another destination"
+        )
+    foreign = [name for name in list_entries(spark, dest) if not _table_entry(name)]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise OutputError(
+            f"{dest} holds more than a table ({shown}): --overwrite replaces only a {what} "
+            "table, never other files; choose another destination"
+        )

@@ -43,7 +43,7 @@ from pyspark.sql.types import (
 )
 
 from w2v_spark import storage
-from w2v_spark.errors import InputError, OutputError, SchemaError, VectorFormatError
+from w2v_spark.errors import InputError, SchemaError, VectorFormatError
 from w2v_spark.export import EMBEDDINGS_ARROW, vector_column
 from w2v_spark.formats import (
     UNICODE_ERRORS,
@@ -54,10 +54,9 @@ from w2v_spark.formats import (
     open_input,
     open_output,
 )
-from w2v_spark.schemas import EMBEDDINGS, EMBEDDINGS_SCHEMA
-from w2v_spark.similarity import Embeddings
+from w2v_spark.schemas import EMBEDDINGS_SCHEMA
 
-__all__ = ["export_vectors", "import_vectors", "load_embeddings", "vectors_frame"]
+__all__ = ["export_vectors", "import_vectors", "vectors_frame"]
 
 _CHUNK_SCHEMA = StructType([StructField("chunk", BinaryType(), False)])
 _ROWS_PER_BATCH = 8192
@@ -184,12 +183,12 @@ def import_vectors(spark: SparkSession, path: str, fmt: str, dest: str, overwrit
     Raises:
         VectorFormatError: the file is malformed, truncated, or has a duplicate word; nothing is
             published at ``dest``.
-        OutputError: ``dest`` exists and ``overwrite`` is false.
+        OutputError: ``dest`` exists and ``overwrite`` is false, or ``dest`` is not a table
+            that may be replaced (:func:`w2v_spark.storage.check_replaceable_table`).
     """
     started = time.perf_counter()
     check_format(fmt)
-    if storage.exists(spark, dest) and not overwrite:
-        raise OutputError(f"{dest} exists already; pass --overwrite to replace it")
+    storage.check_replaceable_table(spark, dest, "embeddings", overwrite, inputs=(path,))
     staging_path = dest.rstrip("/") + "._importing"
     storage.delete(spark, staging_path)
     try:
@@ -274,26 +273,3 @@ def export_vectors(table: DataFrame, path: str, fmt: str, precision: int | None 
             out.write(row["chunk"])
     return {"file": path, "format": fmt, "vectors": count, "dim": dim,
             "seconds": round(time.perf_counter() - started, 3)}
-
-
-# ---------------------------------------------------------------------------------------------
-# loading into memory
-
-
-def load_embeddings(spark: SparkSession, source: str) -> Embeddings:
-    """An embeddings table in memory: a Spark table name, a table path, or a run directory
-    (whose ``embeddings/`` table is read)."""
-    if "/" not in source and ":" not in source and spark.catalog.tableExists(source):
-        table = spark.table(source)
-        where = f"the table {source}"
-    else:
-        path = source
-        nested = storage.join(source, EMBEDDINGS)
-        if not storage.is_complete(spark, source) and storage.exists(spark, nested):
-            path = nested
-        table = storage.read_table(spark, path, "embeddings")
-        where = f"the embeddings table {path}"
-    missing = {"word", "word_id", "count", "vector"} - set(table.columns)
-    if missing:
-        raise SchemaError(f"{where} lacks column(s) {sorted(missing)}")
-    return Embeddings.from_arrow(table.select("word", "word_id", "count", "vector").toArrow())

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark import pipeline
 from w2v_spark.config import load_config
 from w2v_spark.synthetic import planted_structure, write_corpus
@@ -24,7 +25,7 @@ def trained(spark, tmp_path_factory):  # type: ignore[no-untyped-def]
     out = str(root / "run")
     pipeline.run_pipeline(spark, cfg, str(corpus), out)
     metrics = spark.read.parquet(f"{out}/metrics").orderBy("epoch", "round").collect()
-    return metrics, pipeline.read_embeddings(spark, out)
+    return metrics, load_embeddings(spark, out)
 
 
 def test_every_planted_word_gets_a_vector(trained) -> None:  # type: ignore[no-untyped-def]

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.runs import run_config
+from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark.errors import OutputError, SchemaError
 from w2v_spark.pipeline import (
     pairs_stage,
-    read_embeddings,
     run_pipeline,
     tokenize_stage,
     vocab_stage,
@@ -151,4 +151,4 @@ def test_read_embeddings_checks_the_table(spark, tmp_path: Path, rows: list[tupl
     path = tmp_path / "embeddings"
     _write_table(spark, rows, ddl, path)
     with pytest.raises(SchemaError, match=message):
-        read_embeddings(spark, str(path))
+        load_embeddings(spark, str(path))

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from chispa import assert_df_equality
 
+from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark import pipeline
 from w2v_spark.cli import main
 from w2v_spark.config import load_config
@@ -153,7 +154,7 @@ def test_item_neighbours_recover_the_planted_clusters(spark, runs, planted) -> N
 
 
 def test_next_item_hit_rate_beats_popularity(spark, runs, split) -> None:
-    emb = pipeline.read_embeddings(spark, str(runs[0]))
+    emb = load_embeddings(spark, str(runs[0]))
     cases = split[1]
     ours = score_vectors(cases, emb.words, emb.vectors, k=10, query_items=1)
     counts: dict[str, int] = {}

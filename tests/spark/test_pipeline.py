@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from chispa import assert_df_equality
 
+from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark import pipeline
 from w2v_spark.config import Config, load_config
 from w2v_spark.errors import (
@@ -28,7 +29,6 @@ from w2v_spark.pairs import block_ids
 from w2v_spark.pipeline import (
     export_stage,
     pairs_stage,
-    read_embeddings,
     run_pipeline,
     tokenize_stage,
     train_stage,
@@ -276,7 +276,7 @@ def test_vocab_stage_rerun_without_overwrite_refuses(spark, cfg: Config, run_c) 
         ("tokens", lambda s, c, o: vocab_stage(s, c, o, overwrite=True)),
         ("vocab", lambda s, c, o: pairs_stage(s, c, o, overwrite=True)),
         ("pairs", lambda s, c, o: train_stage(s, c, o, overwrite=True)),
-        ("embeddings", lambda s, c, o: read_embeddings(s, o)),
+        ("embeddings", lambda s, c, o: load_embeddings(s, o)),
     ],
     ids=["tokens", "vocab", "pairs", "embeddings"],
 )
@@ -465,4 +465,4 @@ def test_failed_training_leaves_no_complete_table(
     manifest = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert "train" not in manifest["stages"]
     with pytest.raises(InputError, match=r"the embeddings table .* does not exist"):
-        read_embeddings(spark, str(out))
+        load_embeddings(spark, str(out))

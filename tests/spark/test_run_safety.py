@@ -32,6 +32,7 @@ from tests.runs import (
     table_bytes,
     write_corpus,
 )
+from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark import pipeline
 from w2v_spark.errors import (
     CorruptError,
@@ -42,7 +43,6 @@ from w2v_spark.errors import (
 )
 from w2v_spark.pipeline import (
     export_stage,
-    read_embeddings,
     run_pipeline,
     tokenize_stage,
     train_stage,
@@ -128,7 +128,7 @@ def test_a_stage_run_again_removes_the_tables_made_from_its_old_ones(
     for table in ("pairs", "model", "metrics", "embeddings"):
         assert not (out / table).exists(), table
     with pytest.raises(InputError, match=r"embeddings table .* does not exist"):
-        read_embeddings(spark, str(out))
+        load_embeddings(spark, str(out))
 
     # Resumed with the new vocabulary: tokens and vocab are kept, the rest is made anew.
     report = run_pipeline(spark, run_config("vocab.min_count=6"), str(corpus), str(out),
@@ -261,7 +261,7 @@ def test_damaged_embeddings_are_refused_and_written_again_on_resume(
     _damage(out / "embeddings" / "part-00000.parquet")
     with pytest.raises(CorruptError, match=r"embeddings/part-00000\.parquet has other "
                                            "content"):
-        read_embeddings(spark, str(out))
+        load_embeddings(spark, str(out))
     report = run_pipeline(spark, run_config(), str(corpus), str(out), resume=True)
     assert report["train"]["skipped"] and not report["export"].get("skipped")
     assert table_bytes(out / "embeddings") == table_bytes(reference / "embeddings")

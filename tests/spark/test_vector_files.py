@@ -17,7 +17,8 @@ from w2v_spark.errors import (
 from w2v_spark.formats import read_vectors, write_vectors
 from w2v_spark.schemas import EMBEDDINGS_SCHEMA, SUCCESS_MARKER
 from w2v_spark.similarity import Embeddings
-from w2v_spark.vector_files import export_vectors, import_vectors, load_embeddings
+from w2v_spark.embeddings_table import load_embeddings
+from w2v_spark.vector_files import export_vectors, import_vectors
 
 pytestmark = pytest.mark.spark
 
@@ -127,7 +128,7 @@ def test_load_embeddings_from_table_path_run_dir_and_name(spark, tmp_path: Path)
         assert emb.words == words
         np.testing.assert_array_equal(_bits(emb.vectors), _bits(vectors))
     table.createOrReplaceTempView("w2v_test_embeddings")
-    assert Embeddings.load(spark, "w2v_test_embeddings").words == words
+    assert load_embeddings(spark, "w2v_test_embeddings").words == words
     (tmp_path / "run" / "embeddings" / SUCCESS_MARKER).unlink()
     with pytest.raises(IncompleteTableError, match="no _SUCCESS"):
         load_embeddings(spark, str(tmp_path / "run"))
