@@ -34,7 +34,7 @@ bench-quick: check-java $(VENV)/.installed-dev
 
 ## make dist: the package as one zip for spark-submit --py-files
 dist: $(VENV)/.installed-runtime
-	$(PY) -m w2v_spark.packaging dist/w2v_spark.zip
+	$(PY) -m w2v_spark.spark.packaging dist/w2v_spark.zip
 
 check-java:
 	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \

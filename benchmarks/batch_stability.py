@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.sgns import sgns_loss
 from w2v_spark.core.training import LearningRate, SliceTrainer
-from w2v_spark.pairs import block_ids
+from w2v_spark.stages.pairs import block_ids
 
 
 def main() -> None:

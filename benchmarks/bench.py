@@ -39,8 +39,8 @@ from benchmarks.results import environment, load_average, publish
 from benchmarks.systems import RESULT, SYSTEMS
 from w2v_spark.config import load_config
 from w2v_spark.errors import ConfigError
-from w2v_spark.formats import write_vectors
-from w2v_spark.similarity import Embeddings
+from w2v_spark.io.formats import write_vectors
+from w2v_spark.vectors.similarity import Embeddings
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK_TOKENS = 2_000_000

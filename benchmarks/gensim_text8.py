@@ -22,7 +22,7 @@ import numpy as np
 from benchmarks.evaluate import report, score
 from benchmarks.params import gensim_kwargs, hyperparameters
 from w2v_spark.config import Config
-from w2v_spark.similarity import Embeddings
+from w2v_spark.vectors.similarity import Embeddings
 
 DEFAULT_CORPUS = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text"

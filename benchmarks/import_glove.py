@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.import_glove [--input PATH] [--dest DIR]
 
-Runs :func:`w2v_spark.vector_files.import_vectors` in local[2] mode and samples, every 0.1 s,
+Runs :func:`w2v_spark.io.vector_files.import_vectors` in local[2] mode and samples, every 0.1 s,
 the resident memory of the Python driver, the JVM and every Python worker process (psutil, from
 the ``bench`` extra). Prints one Markdown table row.
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 import psutil
 
 from w2v_spark.config import SparkConfig
-from w2v_spark.session import build_session
-from w2v_spark.vector_files import import_vectors
+from w2v_spark.io.vector_files import import_vectors
+from w2v_spark.spark.session import build_session
 
 DEFAULT_INPUT = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "vectors"
                  / "glove.6B.50d.word2vec.txt.gz")

@@ -34,10 +34,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from benchmarks.items_report import markdown, paired_seeds
-from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark import pipeline
 from w2v_spark.config import Config, load_config
-from w2v_spark.item_eval import (
+from w2v_spark.stages.items import basket_sequences, event_sequences, typed_events
+from w2v_spark.vectors.item_eval import (
     Case,
     collect_cases,
     hold_out_baskets,
@@ -46,7 +46,7 @@ from w2v_spark.item_eval import (
     score_popularity,
     score_vectors,
 )
-from w2v_spark.items import basket_sequences, event_sequences, typed_events
+from w2v_spark.vectors.loading import load_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "sequences"
@@ -180,7 +180,7 @@ def main() -> None:
     if not DATASETS[args.dataset].is_file():
         sys.exit(f"{DATASETS[args.dataset]} not found: this benchmark needs ../shared/data")
     from w2v_spark.config import SparkConfig
-    from w2v_spark.session import build_session
+    from w2v_spark.spark.session import build_session
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = build_session(SparkConfig(master="local[2]", conf={

@@ -39,7 +39,7 @@ from w2v_spark.core import scatter, sgns
 from w2v_spark.core.pairs import epoch_pairs
 from w2v_spark.core.sampling import NegativeSampler, keep_probabilities
 from w2v_spark.core.training import LearningRate, SliceTrainer
-from w2v_spark.train import LOSS_EVERY, Model
+from w2v_spark.stages.train import LOSS_EVERY, Model
 
 DEFAULT_CORPUS = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text"

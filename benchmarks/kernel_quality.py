@@ -33,9 +33,9 @@ from benchmarks.evaluate import score
 from benchmarks.kernel import parse_variant
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.training import LearningRate, SliceTrainer
-from w2v_spark.pairs import block_ids
-from w2v_spark.similarity import Embeddings
-from w2v_spark.train import LOSS_EVERY, Model
+from w2v_spark.stages.pairs import block_ids
+from w2v_spark.stages.train import LOSS_EVERY, Model
+from w2v_spark.vectors.similarity import Embeddings
 
 
 def read_pairs(run: Path, epoch: int, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:

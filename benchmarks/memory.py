@@ -9,7 +9,7 @@ For every vocabulary size V a corpus over exactly V words is generated
 x V Zipf-drawn tokens); for every ``vector_size`` d the whole pipeline runs in its own process
 (:mod:`benchmarks.systems`) under the memory sampler (:mod:`benchmarks.procmem`). The README
 estimates a training worker at ``40 V d`` bytes and the Python driver at ``(16 + 16 P) V d``
-plus 512 bytes per word (:func:`w2v_spark.memory.estimate`);
+plus 512 bytes per word (:func:`w2v_spark.spark.memory.estimate`);
 the table puts the measured peaks above the smallest run's (the fixed cost of Python, Spark and
 the libraries) beside them. A configuration whose estimate does not fit in ``--max-ram`` of this
 machine's memory is skipped and listed as such. The JVM's heap is ``[spark] driver_memory``
@@ -33,7 +33,7 @@ from benchmarks.memory_report import markdown
 from benchmarks.procmem import MB
 from benchmarks.results import environment, load_average, publish
 from w2v_spark.config import load_config
-from w2v_spark.memory import estimate
+from w2v_spark.spark.memory import estimate
 
 QUICK = {"vocab": "10000,30000", "dims": "50,100"}
 FULL = {"vocab": "10000,100000,1000000", "dims": "50,100,300"}

@@ -18,8 +18,8 @@ from w2v_spark.core.averaging import TouchedRows, merge_touched
 from w2v_spark.core.pairs import epoch_pairs
 from w2v_spark.core.sampling import NegativeSampler, keep_probabilities
 from w2v_spark.core.training import LearningRate, SliceTrainer
-from w2v_spark.similarity import Embeddings
-from w2v_spark.synthetic import generate_sentences, planted_structure
+from w2v_spark.synthetic.text import generate_sentences, planted_structure
+from w2v_spark.vectors.similarity import Embeddings
 
 BATCH = TrainConfig().batch_size
 

@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from benchmarks.params import mllib_kwargs
-from w2v_spark.similarity import Embeddings
+from w2v_spark.vectors.similarity import Embeddings
 
 TOKENS = "tokens"
 

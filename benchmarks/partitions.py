@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg0 = load_config([], base)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="w2v-partitions-"))
     work.mkdir(parents=True, exist_ok=True)
-    from w2v_spark.session import build_session
+    from w2v_spark.spark.session import build_session
 
     spark = build_session(replace(cfg0.spark, app_name="w2v_spark-partitions"))
     try:

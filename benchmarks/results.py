@@ -118,7 +118,7 @@ def machine_info() -> dict[str, Any]:
 def java_version() -> str:
     """The first line of ``java -version`` (the java Spark will use), or ``unknown``."""
     from w2v_spark.errors import W2VError
-    from w2v_spark.session import find_java
+    from w2v_spark.spark.session import find_java
 
     try:
         out = subprocess.run([find_java(), "-version"], capture_output=True, text=True,

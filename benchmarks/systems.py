@@ -30,7 +30,7 @@ RESULT = "result.json"
 def _session(cfg: Config, app_name: str) -> tuple[Any, float]:
     from dataclasses import replace
 
-    from w2v_spark.session import build_session
+    from w2v_spark.spark.session import build_session
 
     started = time.perf_counter()
     spark = build_session(replace(cfg.spark, app_name=app_name))

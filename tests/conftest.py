@@ -18,7 +18,7 @@ def spark() -> Iterator[object]:
     """A local[2] session with the UI off, few shuffle partitions and small Arrow batches,
     so that the multi-batch paths of the pandas/Arrow UDFs run."""
     from w2v_spark.config import SparkConfig
-    from w2v_spark.session import build_session
+    from w2v_spark.spark.session import build_session
 
     os.environ["PYSPARK_PYTHON"] = sys.executable
     session = build_session(

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from w2v_spark.config import Config, load_config
-from w2v_spark.pairs import block_ids
-from w2v_spark.synthetic import generate_sentences
+from w2v_spark.stages.pairs import block_ids
+from w2v_spark.synthetic.text import generate_sentences
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark import cli_vectors
 from w2v_spark.config import Config, load_config
 from w2v_spark.errors import InputError, Interrupted, OutputError, W2VError
+from w2v_spark.vectors.loading import load_embeddings
 
 STAGE_COMMANDS = ("tokenize", "vocab", "pairs", "train", "export")
 
@@ -99,7 +99,7 @@ def _session(cfg: Config) -> Any:
     """The session, with Ctrl-C raising KeyboardInterrupt at once (PySpark's own handler calls
     into the JVM from inside the interrupted call, which fails with tracebacks; the JVM ends
     with this process, and its running jobs with it)."""
-    from w2v_spark.session import build_session
+    from w2v_spark.spark.session import build_session
 
     spark = build_session(cfg.spark)
     if threading.current_thread() is threading.main_thread():
@@ -132,7 +132,7 @@ def _run_stage(command: str, args: argparse.Namespace, cfg: Config) -> dict[str,
 
 def _demo(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
     from w2v_spark import pipeline
-    from w2v_spark.synthetic import planted_structure, write_corpus
+    from w2v_spark.synthetic.text import planted_structure, write_corpus
 
     output = Path(args.output).resolve()
     corpus = output.parent / (output.name + "-corpus") / "corpus.txt"

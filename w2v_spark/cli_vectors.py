@@ -21,9 +21,9 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from w2v_spark.errors import InputError, OutputError
-from w2v_spark.formats import FORMATS, UNICODE_ERRORS
-from w2v_spark.schemas import EMBEDDINGS
-from w2v_spark.similarity import Embeddings
+from w2v_spark.io.formats import FORMATS, UNICODE_ERRORS
+from w2v_spark.io.schemas import EMBEDDINGS
+from w2v_spark.vectors.similarity import Embeddings
 
 QUERY_COMMANDS = ("similar", "analogy", "evaluate", "neighbors", "import")
 NEIGHBORS = "neighbors"
@@ -191,7 +191,7 @@ def vectors_format(path: str, given: str | None) -> str:
 
 def _session(args: argparse.Namespace) -> Any:
     from w2v_spark.config import load_config
-    from w2v_spark.session import build_session
+    from w2v_spark.spark.session import build_session
 
     return build_session(load_config(args.config, args.overrides).spark)
 
@@ -202,7 +202,7 @@ def load_query_embeddings(args: argparse.Namespace) -> Embeddings:
         return Embeddings.from_file(args.vectors, vectors_format(args.vectors,
                                                                  args.vectors_format),
                                     args.unicode_errors)
-    from w2v_spark.embeddings_table import (
+    from w2v_spark.vectors.loading import (
         is_table_name,
         load_embeddings,
         load_local_embeddings,
@@ -243,7 +243,7 @@ def analogy(args: argparse.Namespace) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    from w2v_spark.evaluation import (
+    from w2v_spark.vectors.evaluation import (
         evaluate_analogies,
         evaluate_word_pairs,
         read_analogies,
@@ -309,9 +309,9 @@ def format_evaluation(result: dict[str, Any]) -> str:
 
 
 def neighbors(args: argparse.Namespace) -> dict[str, Any]:
-    from w2v_spark import storage
-    from w2v_spark.embeddings_table import embeddings_frame, is_table_name
-    from w2v_spark.neighbors import nearest_neighbors
+    from w2v_spark.io import storage
+    from w2v_spark.stages.neighbors import nearest_neighbors
+    from w2v_spark.vectors.loading import embeddings_frame, is_table_name
 
     if args.to is None and args.output is None:
         raise InputError("--to TABLE_DIR is needed with --embeddings")
@@ -329,8 +329,8 @@ def neighbors(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def import_command(args: argparse.Namespace) -> dict[str, Any]:
-    from w2v_spark import storage
-    from w2v_spark.vector_files import import_vectors
+    from w2v_spark.io import storage
+    from w2v_spark.io.vector_files import import_vectors
 
     dest = args.embeddings or storage.join(args.output, EMBEDDINGS)
     if "://" not in args.input and not Path(args.input).is_file():
@@ -342,7 +342,7 @@ def import_command(args: argparse.Namespace) -> dict[str, Any]:
 def _local_file(target: str) -> Path | None:
     """The local path ``target`` names, or None for a URI of another file system.
 
-    As :func:`w2v_spark.formats.open_output`, which writes the file from the driver through
+    As :func:`w2v_spark.io.formats.open_output`, which writes the file from the driver through
     pyarrow: a path without ``://`` is local (relative to the working directory), as is a
     ``file:///`` URI; ``hdfs://``, ``s3://`` and the like are not."""
     if "://" not in target:
@@ -374,8 +374,8 @@ def check_vectors_target(target: str, overwrite: bool) -> None:
 
 def export_file(args: argparse.Namespace) -> dict[str, Any]:
     """``export --format FMT --to FILE``: a run's (or any) embeddings table to a file."""
-    from w2v_spark.embeddings_table import embeddings_frame
-    from w2v_spark.vector_files import export_vectors
+    from w2v_spark.io.vector_files import export_vectors
+    from w2v_spark.vectors.loading import embeddings_frame
 
     if args.to is None:
         raise InputError("export --format needs --to FILE, the vectors file to write")

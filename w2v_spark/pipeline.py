@@ -2,7 +2,7 @@
 all of them) holds the run in its output directory (:func:`w2v_spark.run.open_run`), reads
 the stage's input tables, calls the stage, writes its tables, and records it through
 :meth:`w2v_spark.run.Run.stage`. Every table is published by Spark's committer (or, for the
-model and the embeddings, by :func:`w2v_spark.export.publish_table`), which writes
+model and the embeddings, by :func:`w2v_spark.io.publish.publish_table`), which writes
 ``_SUCCESS`` last; every reader here refuses a table without it.
 
 For items (``[input] format = events | baskets``) the tokenize stage also writes
@@ -26,7 +26,7 @@ import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from w2v_spark import fingerprint, storage
+from w2v_spark import fingerprint
 from w2v_spark.config import Config, TrainConfig
 from w2v_spark.errors import (
     CorruptError,
@@ -37,27 +37,9 @@ from w2v_spark.errors import (
     SchemaError,
     TrainingDivergedError,
 )
-from w2v_spark.export import embeddings_arrow, publish_table
-from w2v_spark.items import (
-    basket_sequences,
-    check_order_values,
-    event_sequences,
-    event_stats,
-    sequence_stats,
-    sequence_tokens,
-    typed_events,
-)
-from w2v_spark.memory import check_model_fits
-from w2v_spark.pairs import Vocabulary, generate_pairs
-from w2v_spark.recommend import (
-    item_neighbors,
-    recommendations,
-    seen_items,
-    user_history,
-    user_vectors,
-)
-from w2v_spark.run import Run, RunPaths, open_run
-from w2v_spark.schemas import (
+from w2v_spark.io import storage
+from w2v_spark.io.publish import publish_table
+from w2v_spark.io.schemas import (
     EMBEDDINGS,
     LONG_TOKEN,
     METRICS,
@@ -75,9 +57,29 @@ from w2v_spark.schemas import (
     VOCAB,
     VOCAB_SCHEMA,
 )
-from w2v_spark.session import sql_conf
-from w2v_spark.tokenize import corpus_stats, should_spread, tokenize_lines
-from w2v_spark.train import (
+from w2v_spark.run import Run, RunPaths, open_run
+from w2v_spark.spark.memory import check_model_fits
+from w2v_spark.spark.session import sql_conf
+from w2v_spark.stages.export import embeddings_arrow
+from w2v_spark.stages.items import (
+    basket_sequences,
+    check_order_values,
+    event_sequences,
+    event_stats,
+    sequence_stats,
+    sequence_tokens,
+    typed_events,
+)
+from w2v_spark.stages.pairs import Vocabulary, generate_pairs
+from w2v_spark.stages.recommend import (
+    item_neighbors,
+    recommendations,
+    seen_items,
+    user_history,
+    user_vectors,
+)
+from w2v_spark.stages.tokenize import corpus_stats, should_spread, tokenize_lines
+from w2v_spark.stages.train import (
     Model,
     RoundInfo,
     RoundResult,
@@ -86,7 +88,7 @@ from w2v_spark.train import (
     run_round,
     write_checkpoint,
 )
-from w2v_spark.vocab import check_vocab, counted_vocab
+from w2v_spark.stages.vocab import check_vocab, counted_vocab
 
 __all__ = [
     "RunPaths", "export_stage", "pairs_stage", "recommend_stage",

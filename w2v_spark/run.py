@@ -42,10 +42,11 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from w2v_spark import fingerprint, storage
+from w2v_spark import fingerprint
 from w2v_spark.config import Config
 from w2v_spark.errors import CorruptError, InputError, Interrupted, OutputError, ResumeError
-from w2v_spark.schemas import (
+from w2v_spark.io import storage
+from w2v_spark.io.schemas import (
     EMBEDDINGS,
     METRICS,
     MODEL,

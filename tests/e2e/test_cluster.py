@@ -9,10 +9,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from tests.cluster import standalone_cluster
 from tests.runs import CLUSTER_SUBMIT_CONF
-from w2v_spark.packaging import build_zip
-from w2v_spark.synthetic import planted_structure, write_corpus
-from w2v_spark.testing.cluster import standalone_cluster
+from w2v_spark.spark.packaging import build_zip
+from w2v_spark.synthetic.text import planted_structure, write_corpus
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 

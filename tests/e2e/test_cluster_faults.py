@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cluster import standalone_cluster
 from tests.runs import (
     CLUSTER_SUBMIT_CONF,
     RUN_SETTINGS,
@@ -21,9 +22,8 @@ from tests.runs import (
     run_config,
     write_corpus,
 )
-from w2v_spark.packaging import build_zip
 from w2v_spark.pipeline import run_pipeline
-from w2v_spark.testing.cluster import standalone_cluster
+from w2v_spark.spark.packaging import build_zip
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 

@@ -1,4 +1,4 @@
-"""End-to-end checks of the standalone cluster harness in ``w2v_spark.testing.cluster``."""
+"""End-to-end checks of the standalone cluster harness in ``tests.cluster``."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.cluster import standalone_cluster
 from w2v_spark.errors import JavaNotFoundError
-from w2v_spark.session import find_java
-from w2v_spark.testing.cluster import standalone_cluster
+from w2v_spark.spark.session import find_java
 
 pytestmark = pytest.mark.cluster
 

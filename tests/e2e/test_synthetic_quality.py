@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark import pipeline
 from w2v_spark.config import load_config
-from w2v_spark.synthetic import planted_structure, write_corpus
+from w2v_spark.synthetic.text import planted_structure, write_corpus
+from w2v_spark.vectors.loading import load_embeddings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 

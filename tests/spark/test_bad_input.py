@@ -14,15 +14,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.runs import run_config
-from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark.errors import OutputError, SchemaError
+from w2v_spark.io.schemas import LONG_TOKEN, SUCCESS_MARKER
 from w2v_spark.pipeline import (
     pairs_stage,
     run_pipeline,
     tokenize_stage,
     vocab_stage,
 )
-from w2v_spark.schemas import LONG_TOKEN, SUCCESS_MARKER
+from w2v_spark.vectors.loading import load_embeddings
 
 pytestmark = pytest.mark.spark
 

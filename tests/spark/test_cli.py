@@ -10,9 +10,9 @@ import pytest
 from pyspark.sql import SparkSession
 
 from w2v_spark.cli import main
-from w2v_spark.schemas import SUCCESS_MARKER
-from w2v_spark.session import DEFAULT_CONF
-from w2v_spark.synthetic import generate_sentences
+from w2v_spark.io.schemas import SUCCESS_MARKER
+from w2v_spark.spark.session import DEFAULT_CONF
+from w2v_spark.synthetic.text import generate_sentences
 
 pytestmark = pytest.mark.spark
 

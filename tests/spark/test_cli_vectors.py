@@ -12,10 +12,10 @@ import pytest
 
 from tests.spark.test_cli import SPARK_SETTINGS, keep_session_conf  # noqa: F401
 from w2v_spark.cli import main
-from w2v_spark.evaluation import evaluate_analogies, read_analogies
-from w2v_spark.formats import read_vectors, write_vectors
-from w2v_spark.schemas import EMBEDDINGS_SCHEMA, SUCCESS_MARKER
-from w2v_spark.similarity import Embeddings
+from w2v_spark.io.formats import read_vectors, write_vectors
+from w2v_spark.io.schemas import EMBEDDINGS_SCHEMA, SUCCESS_MARKER
+from w2v_spark.vectors.evaluation import evaluate_analogies, read_analogies
+from w2v_spark.vectors.similarity import Embeddings
 
 pytestmark = pytest.mark.spark
 

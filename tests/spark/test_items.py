@@ -11,8 +11,7 @@ from pyspark.sql import functions as F
 
 from w2v_spark.config import InputConfig
 from w2v_spark.errors import SchemaError
-from w2v_spark.item_eval import hold_out_baskets, leave_last_out
-from w2v_spark.items import (
+from w2v_spark.stages.items import (
     basket_sequences,
     check_order_values,
     event_sequences,
@@ -21,6 +20,7 @@ from w2v_spark.items import (
     sequence_tokens,
     typed_events,
 )
+from w2v_spark.vectors.item_eval import hold_out_baskets, leave_last_out
 
 pytestmark = pytest.mark.spark
 

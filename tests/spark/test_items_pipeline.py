@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 from chispa import assert_df_equality
 
-from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark import pipeline
 from w2v_spark.cli import main
 from w2v_spark.config import load_config
 from w2v_spark.errors import EmptyCorpusError, InputError, SchemaError
-from w2v_spark.item_eval import Case, score_popularity, score_vectors
-from w2v_spark.schemas import SUCCESS_MARKER
-from w2v_spark.session import DEFAULT_CONF
-from w2v_spark.synthetic_items import PlantedEvents, planted_events
+from w2v_spark.io.schemas import SUCCESS_MARKER
+from w2v_spark.spark.session import DEFAULT_CONF
+from w2v_spark.synthetic.items import PlantedEvents, planted_events
+from w2v_spark.vectors.item_eval import Case, score_popularity, score_vectors
+from w2v_spark.vectors.loading import load_embeddings
 
 pytestmark = pytest.mark.spark
 

@@ -7,7 +7,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from w2v_spark.errors import InputError, SchemaError, WordNotInVocabularyError
-from w2v_spark.neighbors import block_top_k, merge_top_k, nearest_neighbors, unit_rows
+from w2v_spark.stages.neighbors import block_top_k, merge_top_k, nearest_neighbors, unit_rows
 
 pytestmark = pytest.mark.spark
 

@@ -13,7 +13,6 @@ import pyarrow.parquet as pq
 import pytest
 from chispa import assert_df_equality
 
-from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark import pipeline
 from w2v_spark.config import Config, load_config
 from w2v_spark.errors import (
@@ -25,7 +24,7 @@ from w2v_spark.errors import (
     SchemaError,
     TrainingDivergedError,
 )
-from w2v_spark.pairs import block_ids
+from w2v_spark.io.schemas import METRICS_SCHEMA, SUCCESS_MARKER
 from w2v_spark.pipeline import (
     export_stage,
     pairs_stage,
@@ -34,9 +33,10 @@ from w2v_spark.pipeline import (
     train_stage,
     vocab_stage,
 )
-from w2v_spark.schemas import METRICS_SCHEMA, SUCCESS_MARKER
-from w2v_spark.session import sql_conf
-from w2v_spark.synthetic import generate_sentences
+from w2v_spark.spark.session import sql_conf
+from w2v_spark.stages.pairs import block_ids
+from w2v_spark.synthetic.text import generate_sentences
+from w2v_spark.vectors.loading import load_embeddings
 
 pytestmark = pytest.mark.spark
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from w2v_spark.recommend import recommendations, seen_items, user_history, user_vectors
-from w2v_spark.schemas import EMBEDDINGS_SCHEMA, RECOMMENDATIONS_SCHEMA, USER_VECTORS_SCHEMA
+from w2v_spark.io.schemas import EMBEDDINGS_SCHEMA, RECOMMENDATIONS_SCHEMA, USER_VECTORS_SCHEMA
+from w2v_spark.stages.recommend import recommendations, seen_items, user_history, user_vectors
 
 pytestmark = pytest.mark.spark
 

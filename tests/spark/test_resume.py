@@ -34,9 +34,9 @@ from tests.runs import (
     write_corpus,
 )
 from w2v_spark.errors import IncompleteTableError, ModelTooLargeError, OutputError, ResumeError
-from w2v_spark.faults import ENV_VAR
+from w2v_spark.io.schemas import SUCCESS_MARKER
 from w2v_spark.pipeline import export_stage, run_pipeline, train_stage
-from w2v_spark.schemas import SUCCESS_MARKER
+from w2v_spark.spark.faults import ENV_VAR
 
 pytestmark = pytest.mark.spark
 

@@ -32,7 +32,6 @@ from tests.runs import (
     table_bytes,
     write_corpus,
 )
-from w2v_spark.embeddings_table import load_embeddings
 from w2v_spark import pipeline
 from w2v_spark.errors import (
     CorruptError,
@@ -41,6 +40,7 @@ from w2v_spark.errors import (
     OutputError,
     ResumeError,
 )
+from w2v_spark.io.schemas import SUCCESS_MARKER
 from w2v_spark.pipeline import (
     export_stage,
     run_pipeline,
@@ -48,7 +48,7 @@ from w2v_spark.pipeline import (
     train_stage,
     vocab_stage,
 )
-from w2v_spark.schemas import SUCCESS_MARKER
+from w2v_spark.vectors.loading import load_embeddings
 
 pytestmark = pytest.mark.spark
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from w2v_spark.config import TokenizeConfig
-from w2v_spark.schemas import TOKENS_SCHEMA
-from w2v_spark.tokenize import (
+from w2v_spark.io.schemas import TOKENS_SCHEMA
+from w2v_spark.stages.tokenize import (
     _PIECE_CHARS,
     CorpusStats,
     corpus_stats,

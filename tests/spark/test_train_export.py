@@ -12,15 +12,16 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame
 from pyspark.sql.types import ArrayType, FloatType, IntegerType, LongType, StringType
 
-import w2v_spark.train as train_module
+import w2v_spark.stages.train as train_module
 from tests.runs import table_bytes
-from w2v_spark import storage
 from w2v_spark.config import TrainConfig
 from w2v_spark.errors import SchemaError
-from w2v_spark.export import embeddings_arrow, publish_table
-from w2v_spark.pairs import pair_blocks
-from w2v_spark.schemas import EMBEDDINGS_SCHEMA
-from w2v_spark.train import Model, RoundInfo, model_from_frame, run_round, write_checkpoint
+from w2v_spark.io import storage
+from w2v_spark.io.publish import publish_table
+from w2v_spark.io.schemas import EMBEDDINGS_SCHEMA
+from w2v_spark.stages.export import embeddings_arrow
+from w2v_spark.stages.pairs import pair_blocks
+from w2v_spark.stages.train import Model, RoundInfo, model_from_frame, run_round, write_checkpoint
 
 pytestmark = pytest.mark.spark
 

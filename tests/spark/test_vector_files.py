@@ -14,11 +14,10 @@ from w2v_spark.errors import (
     SchemaError,
     VectorFormatError,
 )
-from w2v_spark.formats import read_vectors, write_vectors
-from w2v_spark.schemas import EMBEDDINGS_SCHEMA, SUCCESS_MARKER
-from w2v_spark.similarity import Embeddings
-from w2v_spark.embeddings_table import load_embeddings
-from w2v_spark.vector_files import export_vectors, import_vectors
+from w2v_spark.io.formats import read_vectors, write_vectors
+from w2v_spark.io.schemas import EMBEDDINGS_SCHEMA, SUCCESS_MARKER
+from w2v_spark.io.vector_files import export_vectors, import_vectors
+from w2v_spark.vectors.loading import load_embeddings
 
 pytestmark = pytest.mark.spark
 

@@ -8,8 +8,8 @@ from chispa import assert_df_equality
 
 from w2v_spark.config import VocabConfig
 from w2v_spark.errors import EmptyCorpusError, EmptyVocabularyError
-from w2v_spark.schemas import TOKENS_SCHEMA, VOCAB_SCHEMA
-from w2v_spark.vocab import check_vocab, count_vocab, counted_vocab
+from w2v_spark.io.schemas import TOKENS_SCHEMA, VOCAB_SCHEMA
+from w2v_spark.stages.vocab import check_vocab, count_vocab, counted_vocab
 
 pytestmark = pytest.mark.spark
 

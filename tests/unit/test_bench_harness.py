@@ -370,7 +370,7 @@ def test_kernel_line_profile_accounts_for_the_pass() -> None:
 
 
 def _small_embeddings() -> Any:
-    from w2v_spark.similarity import Embeddings
+    from w2v_spark.vectors.similarity import Embeddings
 
     rng = np.random.default_rng(5)
     words = [f"w{i}" for i in range(40)]
@@ -380,7 +380,7 @@ def _small_embeddings() -> Any:
 def test_kept_vectors_read_back_the_same_by_us_and_by_gensim(tmp_path: Path) -> None:
     from benchmarks.bench import keep_vectors
     from benchmarks.evaluate import load_table
-    from w2v_spark.formats import read_vectors
+    from w2v_spark.io.formats import read_vectors
 
     emb = _small_embeddings()
     (tmp_path / "ours").mkdir()
@@ -424,8 +424,8 @@ def test_the_gensim_command_of_the_report_scores_kept_vectors_as_we_do(tmp_path:
     from benchmarks.bench import keep_vectors
     from benchmarks.bench_report import _GENSIM_CHECK
     from benchmarks.evaluate import SHARED_EVAL, score
-    from w2v_spark.formats import VectorReader, open_input
-    from w2v_spark.similarity import Embeddings
+    from w2v_spark.io.formats import VectorReader, open_input
+    from w2v_spark.vectors.similarity import Embeddings
 
     pytest.importorskip("gensim")
     glove = SHARED_EVAL.parent / "vectors" / "glove.6B.50d.word2vec.txt.gz"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import w2v_spark.session
+import w2v_spark.spark.session
 from w2v_spark.cli import main
 
 
@@ -15,7 +15,7 @@ def no_spark(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a Spark session was built")
 
-    monkeypatch.setattr(w2v_spark.session, "build_session", refuse)
+    monkeypatch.setattr(w2v_spark.spark.session, "build_session", refuse)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from w2v_spark.errors import InputError
-from w2v_spark.evaluation import (
+from w2v_spark.vectors.evaluation import (
     AnalogyResult,
     AnalogySection,
     SectionScore,
@@ -27,7 +27,7 @@ from w2v_spark.evaluation import (
     read_word_pairs,
     spearman,
 )
-from w2v_spark.similarity import Embeddings
+from w2v_spark.vectors.similarity import Embeddings
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from w2v_spark.faults import (
+from w2v_spark.spark.faults import (
     ENV_VAR,
     InjectedFault,
     _first_attempt_fails,

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from w2v_spark.errors import VectorFormatError
-from w2v_spark.formats import VectorReader, read_vectors, write_vectors
-from w2v_spark.similarity import Embeddings
+from w2v_spark.io.formats import VectorReader, read_vectors, write_vectors
+from w2v_spark.vectors.similarity import Embeddings
 
 WORDS = ["the", "café", "日本", "x", "-0", "'s"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from w2v_spark.errors import ModelTooLargeError
-from w2v_spark.memory import check_model_fits, estimate, parse_bytes
+from w2v_spark.spark.memory import check_model_fits, estimate, parse_bytes
 
 GIB = 1 << 30
 

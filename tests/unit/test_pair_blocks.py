@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from w2v_spark.errors import SchemaError
-from w2v_spark.pairs import block_ids, pair_blocks
+from w2v_spark.stages.pairs import block_ids, pair_blocks
 
 
 def _pairs(sizes: list[int], seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -205,7 +205,7 @@ def test_no_shrink_uses_the_full_window_for_every_center() -> None:
 
 
 def test_row_slices_bound_the_pairs_and_cover_every_row() -> None:
-    from w2v_spark.pairs import row_slices
+    from w2v_spark.stages.pairs import row_slices
 
     lengths = np.array([3, 10, 0, 1, 50, 4, 4, 4, 2])
     for window, bound in ((0, 20), (2, 15), (0, 10_000)):

@@ -13,7 +13,7 @@ from w2v_spark.core.ranking import (
     top_k,
     unit_rows,
 )
-from w2v_spark.item_eval import Case, score_popularity, score_vectors
+from w2v_spark.vectors.item_eval import Case, score_popularity, score_vectors
 
 
 def _reference_top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, int, float]]:

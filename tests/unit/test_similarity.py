@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from w2v_spark.errors import W2VError, WordNotInVocabularyError
-from w2v_spark.similarity import Embeddings, unit_vector
+from w2v_spark.vectors.similarity import Embeddings, unit_vector
 
 
 def _random_embeddings(v: int = 400, d: int = 16, seed: int = 0) -> Embeddings:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from w2v_spark.synthetic import (
+from w2v_spark.synthetic.text import (
     PlantedStructure,
     generate_sentences,
     planted_structure,

@@ -1,7 +1,7 @@
 """Vectors files in and out of embeddings tables, with Spark.
 
 **Import** (:func:`import_vectors`): one Spark task reads the file sequentially with
-:class:`~w2v_spark.formats.VectorReader` and streams Arrow batches of a few MB into Spark's
+:class:`~w2v_spark.io.formats.VectorReader` and streams Arrow batches of a few MB into Spark's
 Parquet writer, so neither the driver nor the task ever holds the whole file (a 3.4 GB
 GoogleNews binary passes through in chunks). One sequential reader is the right shape here:
 gzip streams and word2vec binary records cannot be split without reading what comes before
@@ -42,10 +42,9 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from w2v_spark import storage
 from w2v_spark.errors import InputError, SchemaError, VectorFormatError
-from w2v_spark.export import EMBEDDINGS_ARROW, vector_column
-from w2v_spark.formats import (
+from w2v_spark.io import storage
+from w2v_spark.io.formats import (
     UNICODE_ERRORS,
     VectorReader,
     check_format,
@@ -54,7 +53,7 @@ from w2v_spark.formats import (
     open_input,
     open_output,
 )
-from w2v_spark.schemas import EMBEDDINGS_SCHEMA
+from w2v_spark.io.schemas import EMBEDDINGS_ARROW, EMBEDDINGS_SCHEMA, vector_column
 
 __all__ = ["export_vectors", "import_vectors", "vectors_frame"]
 
@@ -131,7 +130,7 @@ def vectors_frame(spark: SparkSession, path: str, fmt: str, unicode_errors: str 
     """The vectors of a file as embeddings rows, read by one task in chunks.
 
     Returns:
-        :data:`~w2v_spark.schemas.EMBEDDINGS_SCHEMA` rows in file order (``word_id`` 0..V-1,
+        :data:`~w2v_spark.io.schemas.EMBEDDINGS_SCHEMA` rows in file order (``word_id`` 0..V-1,
         ``count = V - word_id``), or, when the file is malformed, the rows before the problem
         and a last row with ``word_id = ERROR_ID`` whose ``word`` is the error message.
     """
@@ -184,7 +183,7 @@ def import_vectors(spark: SparkSession, path: str, fmt: str, dest: str, overwrit
         VectorFormatError: the file is malformed, truncated, or has a duplicate word; nothing is
             published at ``dest``.
         OutputError: ``dest`` exists and ``overwrite`` is false, or ``dest`` is not a table
-            that may be replaced (:func:`w2v_spark.storage.check_replaceable_table`).
+            that may be replaced (:func:`w2v_spark.io.storage.check_replaceable_table`).
     """
     started = time.perf_counter()
     check_format(fmt)

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from w2v_spark.errors import IncompleteTableError, InputError, OutputError
-from w2v_spark.schemas import SUCCESS_MARKER, check_columns
+from w2v_spark.io.schemas import SUCCESS_MARKER, check_columns
 
 #: The file in a published table that holds the size and SHA-256 of each of its data files.
 CHECKSUMS = "_checksums.json"
@@ -381,7 +381,7 @@ def compare_checksums(table: str, record: str | None, present: list[str],
 
 
 def _table_entry(name: str) -> bool:
-    """Whether ``name`` is an entry Spark or :func:`w2v_spark.export.publish_table` writes in
+    """Whether ``name`` is an entry Spark or :func:`w2v_spark.io.publish.publish_table` writes in
     a table directory: data files, markers, checksums and their ``.crc`` companions."""
     if name.startswith(".") and name.endswith(".crc"):
         name = name[1:-4]

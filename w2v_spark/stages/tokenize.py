@@ -5,7 +5,7 @@ optionally lowercased, and every match of ``token_pattern`` is a token. A line w
 ``max_sentence_length`` tokens is cut into consecutive chunks of at most that many tokens, so a
 single-line corpus such as text8 trains like any other. Lines without tokens produce nothing.
 A match longer than ``max_token_length`` characters becomes the placeholder
-:data:`~w2v_spark.schemas.LONG_TOKEN` (the empty string, which no token pattern may match): it
+:data:`~w2v_spark.io.schemas.LONG_TOKEN` (the empty string, which no token pattern may match): it
 keeps its place in the sentence, the vocabulary skips and counts it, and it never gets a vector.
 """
 
@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 
 from w2v_spark.config import TokenizeConfig
 from w2v_spark.errors import SchemaError
-from w2v_spark.schemas import LONG_TOKEN, TOKENS_SCHEMA
+from w2v_spark.io.schemas import LONG_TOKEN, TOKENS_SCHEMA
 
 #: Very long lines are scanned in pieces of about this many characters, cut at whitespace.
 _PIECE_CHARS = 1 << 20
@@ -140,7 +140,7 @@ def tokenize_lines(lines: DataFrame, cfg: TokenizeConfig, partitions: int,
             pays for the shuffle of the text only with many lines (see :func:`should_spread`).
 
     Returns:
-        A DataFrame with :data:`~w2v_spark.schemas.TOKENS_SCHEMA`: ``line_id`` numbers lines in
+        A DataFrame with :data:`~w2v_spark.io.schemas.TOKENS_SCHEMA`: ``line_id`` numbers lines in
         input order, ``chunk`` numbers the pieces of a long line.
     """
     if "value" not in lines.columns:

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from w2v_spark.config import VocabConfig
 from w2v_spark.errors import EmptyCorpusError, EmptyVocabularyError
-from w2v_spark.schemas import LONG_TOKEN, VOCAB_SCHEMA
+from w2v_spark.io.schemas import LONG_TOKEN, VOCAB_SCHEMA
 
 
 def _words(tokens: DataFrame) -> DataFrame:
@@ -32,7 +32,7 @@ def count_vocab(tokens: DataFrame, cfg: VocabConfig) -> DataFrame:
         cfg: vocabulary settings.
 
     Returns:
-        A DataFrame with :data:`~w2v_spark.schemas.VOCAB_SCHEMA`, ordered by ``word_id``.
+        A DataFrame with :data:`~w2v_spark.io.schemas.VOCAB_SCHEMA`, ordered by ``word_id``.
     """
     return _numbered(_counts(tokens, cfg), cfg)
 

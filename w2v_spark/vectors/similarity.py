@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from w2v_spark.errors import VectorFormatError, WordNotInVocabularyError
-from w2v_spark.formats import read_vectors, write_vectors
+from w2v_spark.io.formats import read_vectors, write_vectors
 
 __all__ = ["Embeddings", "unit_vector"]
 

@@ -21,7 +21,7 @@ line (text) or record (binary) and what was found.
 
 Readers hold one chunk of about ``chunk_bytes`` of the file at a time; they are used both in
 memory (:func:`read_vectors`, for small files) and by the Spark import, which streams a file of
-any size into a table (:mod:`w2v_spark.vector_files`). Text numbers are written in the shortest
+any size into a table (:mod:`w2v_spark.io.vector_files`). Text numbers are written in the shortest
 form that reads back as the same float32 (so text round trips are exact too), or with a given
 number of significant digits.
 """

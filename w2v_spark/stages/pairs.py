@@ -24,8 +24,8 @@ from w2v_spark.config import PairsConfig
 from w2v_spark.core.pairs import epoch_pairs
 from w2v_spark.core.sampling import keep_probabilities
 from w2v_spark.errors import SchemaError
-from w2v_spark.faults import with_faults
-from w2v_spark.schemas import PAIRS_SCHEMA
+from w2v_spark.io.schemas import PAIRS_SCHEMA
+from w2v_spark.spark.faults import with_faults
 
 PAIRS_OUT_SCHEMA = StructType([*PAIRS_SCHEMA.fields, StructField("shard", IntegerType(), False)])
 

@@ -5,7 +5,7 @@ evaluators with the same semantics as gensim 4's ``KeyedVectors.evaluate_word_an
 ``KeyedVectors.evaluate_word_pairs`` (``dummy4unknown=False``), computed with NumPy only:
 
 * the vocabulary is restricted to the first ``restrict_vocab`` words (the frequency order of
-  :class:`~w2v_spark.similarity.Embeddings`);
+  :class:`~w2v_spark.vectors.similarity.Embeddings`);
 * with ``case_insensitive`` every word is upper-cased (``str.upper``, as gensim does); when
   several vocabulary words share an upper-case form, the most frequent one (lowest row) supplies
   the vector;
@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from w2v_spark.errors import InputError
-from w2v_spark.similarity import Embeddings, combine_unit_rows, unit_vector
+from w2v_spark.vectors.similarity import Embeddings, combine_unit_rows, unit_vector
 
 __all__ = [
     "AnalogyResult",

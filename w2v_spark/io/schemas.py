@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
@@ -174,3 +176,27 @@ RECOMMENDATIONS_SCHEMA = StructType(
         StructField("rank", IntegerType(), False),
     ]
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# Arrow forms, for the tables the driver writes with pyarrow
+
+#: :data:`EMBEDDINGS_SCHEMA` in Arrow.
+EMBEDDINGS_ARROW = pa.schema(
+    [
+        pa.field("word", pa.string(), nullable=False),
+        pa.field("word_id", pa.int32(), nullable=False),
+        pa.field("count", pa.int64(), nullable=False),
+        pa.field("vector", pa.list_(pa.field("element", pa.float32(), nullable=False)),
+                 nullable=False),
+    ]
+)
+
+
+def vector_column(vectors: np.ndarray) -> pa.Array:
+    """The ``vector`` column of the embeddings table from (n, d) vectors: n lists of d
+    float32, sharing one flat buffer."""
+    n, dim = vectors.shape
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    offsets = pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, flat).cast(EMBEDDINGS_ARROW.field("vector").type)

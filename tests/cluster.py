@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from w2v_spark.session import find_java
+from w2v_spark.spark.session import find_java
 
 __all__ = ["StandaloneCluster", "spark_home", "standalone_cluster"]
 
@@ -52,7 +52,7 @@ _JAVA_HELP = (
 )
 
 _LOG4J2_PROPERTIES = """\
-# Written by w2v_spark.testing.cluster: warnings only, except the standalone deploy messages.
+# Written by tests.cluster: warnings only, except the standalone deploy messages.
 rootLogger.level = warn
 rootLogger.appenderRef.stdout.ref = console
 

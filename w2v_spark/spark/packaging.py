@@ -1,6 +1,6 @@
 """Build the package as one zip for ``spark-submit --py-files``.
 
-    python -m w2v_spark.packaging dist/w2v_spark.zip
+    python -m w2v_spark.spark.packaging dist/w2v_spark.zip
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def build_zip(target: str | Path) -> Path:

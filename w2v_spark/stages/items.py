@@ -37,7 +37,7 @@ from pyspark.sql.types import (
 
 from w2v_spark.config import InputConfig
 from w2v_spark.errors import SchemaError
-from w2v_spark.schemas import TOKENS_SCHEMA
+from w2v_spark.io.schemas import TOKENS_SCHEMA
 
 _ROLES = (("sequence_col", "sequence id"), ("item_col", "item"), ("order_col", "ordering"))
 
@@ -193,7 +193,7 @@ def event_sequences(typed: DataFrame, session_gap: float = 0.0) -> DataFrame:
             (0 = one session per sequence).
 
     Returns:
-        :data:`~w2v_spark.schemas.SEQUENCES_SCHEMA` rows: items ordered by ``(order, item)``;
+        :data:`~w2v_spark.io.schemas.SEQUENCES_SCHEMA` rows: items ordered by ``(order, item)``;
         ``session`` numbers the sessions of a sequence from 0; ``line_id`` is a hash of
         ``(sequence, session)``.
     """
@@ -228,7 +228,7 @@ def basket_sequences(lines: DataFrame, separator: str) -> DataFrame:
         separator: the literal string between items.
 
     Returns:
-        :data:`~w2v_spark.schemas.SEQUENCES_SCHEMA` rows; ``sequence`` is the basket's
+        :data:`~w2v_spark.io.schemas.SEQUENCES_SCHEMA` rows; ``sequence`` is the basket's
         ``line_id`` as a string; lines without items give no row.
     """
     if "value" not in lines.columns:
@@ -251,7 +251,7 @@ def sequence_tokens(sequences: DataFrame, max_len: int, partitions: int) -> Data
     consecutive chunks of at most ``max_len`` items.
 
     Returns:
-        :data:`~w2v_spark.schemas.TOKENS_SCHEMA` rows, hashed by ``(line_id, chunk)`` into
+        :data:`~w2v_spark.io.schemas.TOKENS_SCHEMA` rows, hashed by ``(line_id, chunk)`` into
         ``partitions`` partitions and sorted within them.
     """
     usable = sequences.where(F.size("items") >= 2)

@@ -17,10 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
-from w2v_spark import storage
 from w2v_spark.errors import CorruptError, IncompleteTableError, InputError, SchemaError
-from w2v_spark.schemas import EMBEDDINGS, EMBEDDINGS_SCHEMA, SUCCESS_MARKER, check_columns
-from w2v_spark.similarity import Embeddings
+from w2v_spark.io import storage
+from w2v_spark.io.schemas import EMBEDDINGS, EMBEDDINGS_SCHEMA, SUCCESS_MARKER, check_columns
+from w2v_spark.vectors.similarity import Embeddings
 
 #: The columns the loader reads.
 COLUMNS = ("word", "word_id", "count", "vector")
@@ -105,7 +105,7 @@ def load_local_embeddings(source: str) -> Embeddings:
 
 
 def local_checksum_problems(table: Path) -> list[str]:
-    """:func:`w2v_spark.storage.checksum_problems` for a table on this machine's disk."""
+    """:func:`w2v_spark.io.storage.checksum_problems` for a table on this machine's disk."""
     record = table / storage.CHECKSUMS
     present = [p.name for p in table.iterdir()
                if p.is_file() and not storage.is_hidden_name(p.name)]

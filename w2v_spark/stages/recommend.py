@@ -30,7 +30,7 @@ from pyspark.sql.types import (
 
 from w2v_spark.core.ranking import exclusion_mask, top_k, unit_rows
 from w2v_spark.errors import SchemaError
-from w2v_spark.schemas import RECOMMENDATIONS_SCHEMA, USER_VECTORS_SCHEMA
+from w2v_spark.io.schemas import RECOMMENDATIONS_SCHEMA, USER_VECTORS_SCHEMA
 
 _ITEM_BLOCKS = StructType(
     [
@@ -127,7 +127,7 @@ def user_vectors(history: DataFrame, embeddings: DataFrame, half_life: float = 0
         half_life: recency half-life in events (0 = every item weighs the same).
 
     Returns:
-        :data:`~w2v_spark.schemas.USER_VECTORS_SCHEMA` rows (users without any item that has a
+        :data:`~w2v_spark.io.schemas.USER_VECTORS_SCHEMA` rows (users without any item that has a
         vector get none).
     """
     _check_columns(embeddings, {"word", "vector"}, "embeddings")
@@ -245,14 +245,14 @@ def recommendations(
     """Each user's ``k`` items of highest cosine with the user's vector, seen items left out.
 
     Args:
-        users: ``user``, ``vector`` rows (:data:`~w2v_spark.schemas.USER_VECTORS_SCHEMA`).
+        users: ``user``, ``vector`` rows (:data:`~w2v_spark.io.schemas.USER_VECTORS_SCHEMA`).
         seen: ``user``, ``seen`` (array of word ids) rows from :func:`seen_items`.
         embeddings: the embeddings table (``word``, ``word_id``, ``vector``).
         k: items per user.
         block_rows: vectors per block on either side.
 
     Returns:
-        :data:`~w2v_spark.schemas.RECOMMENDATIONS_SCHEMA` rows, rank 1 first; ties in score go
+        :data:`~w2v_spark.io.schemas.RECOMMENDATIONS_SCHEMA` rows, rank 1 first; ties in score go
         to the lower ``word_id`` (the more frequent item).
     """
     _check_columns(users, {"user", "vector"}, "user vectors")
@@ -284,9 +284,9 @@ def recommendations(
 def item_neighbors(embeddings: DataFrame, k: int, block_rows: int = 2048) -> DataFrame:
     """The ``k`` most similar items of every item: ``item, neighbor, score, rank``.
 
-    The blocked all-pairs search is :func:`w2v_spark.neighbors.nearest_neighbors`.
+    The blocked all-pairs search is :func:`w2v_spark.stages.neighbors.nearest_neighbors`.
     """
-    from w2v_spark.neighbors import nearest_neighbors
+    from w2v_spark.stages.neighbors import nearest_neighbors
 
     _check_columns(embeddings, {"word", "vector"}, "embeddings")
     table = nearest_neighbors(embeddings, k, key_col="word", vector_col="vector",

@@ -27,11 +27,11 @@ from w2v_spark.config import TrainConfig
 from w2v_spark.core.averaging import TouchedRows, merge_touched
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.training import LearningRate, SliceTrainer
-from w2v_spark.export import publish_table
-from w2v_spark.faults import with_faults
-from w2v_spark.pairs import block_ids
-from w2v_spark.schemas import TOUCHED_SCHEMA
-from w2v_spark.session import sql_conf
+from w2v_spark.io.publish import publish_table
+from w2v_spark.io.schemas import TOUCHED_SCHEMA
+from w2v_spark.spark.faults import with_faults
+from w2v_spark.spark.session import sql_conf
+from w2v_spark.stages.pairs import block_ids
 
 #: Largest binary value a task or checkpoint row carries (bytes).
 _BLOCK_BYTES = 32 << 20
@@ -39,7 +39,7 @@ _BLOCK_BYTES = 32 << 20
 #: Most pair blocks (of up to 2 MiB each) in one Arrow batch sent to a training task.
 _TRAIN_ARROW_ROWS = 8
 
-#: :data:`w2v_spark.schemas.MODEL_SCHEMA` in Arrow, as the driver writes checkpoints.
+#: :data:`w2v_spark.io.schemas.MODEL_SCHEMA` in Arrow, as the driver writes checkpoints.
 MODEL_ARROW = pa.schema(
     [
         pa.field("start", pa.int32(), nullable=False),
@@ -386,8 +386,8 @@ def model_arrow(model: Model) -> pa.Table:
 
 def write_checkpoint(spark: SparkSession, model: Model, path: str) -> None:
     """Write the model as a checkpoint table at ``path`` from the driver, which holds it, with
-    pyarrow (:func:`w2v_spark.export.publish_table`): no Spark job, and the same model gives the
-    same files. Spark reads it back with :data:`MODEL_SCHEMA`."""
+    pyarrow (:func:`w2v_spark.io.publish.publish_table`): no Spark job, and the same
+    model gives the same files. Spark reads it back with :data:`MODEL_SCHEMA`."""
     publish_table(spark, model_arrow(model), path, row_group_rows=1)
 
 

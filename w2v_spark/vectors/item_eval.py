@@ -57,8 +57,8 @@ def leave_last_out(events: DataFrame) -> tuple[DataFrame, DataFrame]:
     """Split events into training events and the last event of each sequence.
 
     Args:
-        events: ``sequence, item, order`` rows (as :func:`w2v_spark.items.typed_events` gives;
-            rows with a null are dropped).
+        events: ``sequence, item, order`` rows (as
+            :func:`w2v_spark.stages.items.typed_events` gives; rows with a null are dropped).
 
     Returns:
         ``(train, held_out)``: ``train`` has the columns of ``events`` without each held-out

@@ -1,0 +1,1 @@
+"""Tables, files and formats: storage, schemas, vectors files."""

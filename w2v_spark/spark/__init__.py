@@ -1,0 +1,1 @@
+"""The Spark session, its memory checks, packaging for clusters and test faults."""

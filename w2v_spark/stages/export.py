@@ -1,0 +1,34 @@
+"""Stage 5: the embeddings table from the final model and the vocabulary.
+
+The table is written by the driver with :func:`w2v_spark.io.publish.publish_table`, so the
+same model and vocabulary give the same files, byte for byte, on every run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from w2v_spark.errors import SchemaError
+from w2v_spark.io.schemas import EMBEDDINGS_ARROW, vector_column
+
+
+def embeddings_arrow(words: pa.Array, counts: np.ndarray, vectors: np.ndarray) -> pa.Table:
+    """The embeddings table (:data:`EMBEDDINGS_ARROW`), one row per word in id order.
+
+    Args:
+        words: (V,) strings, word ``i`` at position ``i``.
+        counts: (V,) corpus counts.
+        vectors: (V, d) float32 input vectors.
+    """
+    size = len(words)
+    if counts.shape != (size,) or vectors.ndim != 2 or vectors.shape[0] != size:
+        raise SchemaError(
+            f"the vocabulary has {size} words and {counts.shape[0]} counts but the model has "
+            f"{vectors.shape[0]} rows: they are not from the same run"
+        )
+    return pa.Table.from_arrays(
+        [words.cast(pa.string()), pa.array(np.arange(size, dtype=np.int32)),
+         pa.array(counts.astype(np.int64)), vector_column(vectors)],
+        schema=EMBEDDINGS_ARROW,
+    )

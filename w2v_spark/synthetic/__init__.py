@@ -1,0 +1,1 @@
+"""Generated corpora and item sequences with planted structure (demo and tests)."""

@@ -1,1 +1,0 @@
-"""Helpers for tests that need real Spark infrastructure (e.g. a standalone cluster)."""

@@ -1,0 +1,1 @@
+"""Finished embeddings in memory: queries and evaluation."""
