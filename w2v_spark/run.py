@@ -1,11 +1,7 @@
 """A run's output directory: its record ``run.json``, its lock, what ``--overwrite`` may
 replace, and the one wrapper every stage goes through (:meth:`Run.stage`).
 
-Layout under the output directory::
-
-    tokens/  vocab/  pairs/epoch=E/shard=S/  model/round=NNNNN/  metrics/  embeddings/
-    sequences/  neighbors/  user_vectors/  recommendations/      (items runs)
-    run.json  run.lock
+The layout under the output directory is in :mod:`w2v_spark.io.layout`.
 
 What holds:
 
@@ -46,6 +42,7 @@ from w2v_spark import fingerprint
 from w2v_spark.config import Config
 from w2v_spark.errors import CorruptError, InputError, Interrupted, OutputError, ResumeError
 from w2v_spark.io import storage
+from w2v_spark.io.layout import RunPaths
 from w2v_spark.io.schemas import (
     EMBEDDINGS,
     METRICS,
@@ -351,29 +348,6 @@ def result_settings(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     return settings
 
 
-@dataclass(frozen=True)
-class RunPaths:
-    """Where a run's tables live."""
-
-    root: str
-
-    def table(self, name: str) -> str:
-        """Path of one table (or file) under the root."""
-        return storage.join(self.root, name)
-
-    def pairs_epoch(self, epoch: int) -> str:
-        """Directory of one epoch's pairs."""
-        return storage.join(self.root, PAIRS, f"epoch={epoch}")
-
-    def pairs_shard(self, epoch: int, shard: int) -> str:
-        """Directory of one shard of one epoch's pairs."""
-        return storage.join(self.pairs_epoch(epoch), f"shard={shard}")
-
-    def checkpoint(self, global_round: int) -> str:
-        """Directory of the model after ``global_round`` rounds (0 = the initial model)."""
-        return storage.join(self.root, MODEL, f"round={global_round:05d}")
-
-
 class Run:
     """One output directory while a command holds its lock: reads and writes its record, and
     runs stages through :meth:`stage`."""
@@ -407,6 +381,22 @@ class Run:
         change(record)
         self.write_record(record)
 
+
+    def record_round(self, global_round: int, entry: dict[str, Any] | None) -> None:
+        """Record training round ``global_round`` (after its checkpoint is complete); round 0
+        (the initial model, ``entry`` None) starts the list and records the settings training
+        runs with."""
+
+        def change(record: dict[str, Any]) -> None:
+            rounds = record.get("train_rounds", []) if global_round > 0 else []
+            if global_round == 0:
+                record["training"] = {"settings": self.stage_settings("train")}
+            if entry is not None:
+                del rounds[global_round - 1:]
+                rounds.append(entry)
+            record["train_rounds"] = rounds
+
+        self.update_record(change)
     def stage_settings(self, stage: str) -> dict[str, Any]:
         """The current settings that the tables of ``stage`` depend on."""
         return fingerprint.stage_settings(stage, self.settings)

@@ -11,8 +11,8 @@ from w2v_spark.config import PairsConfig, VocabConfig
 from w2v_spark.core.pairs import epoch_pairs
 from w2v_spark.core.sampling import keep_probabilities
 from w2v_spark.io.schemas import TOKENS_SCHEMA, VOCAB_SCHEMA
-from w2v_spark.stages.pairs import Vocabulary, block_ids, generate_pairs
-from w2v_spark.stages.vocab import count_vocab
+from w2v_spark.stages.pairs import block_ids, generate_pairs
+from w2v_spark.stages.vocab import Vocabulary, count_vocab
 
 pytestmark = pytest.mark.spark
 

@@ -13,7 +13,6 @@ import pyarrow.parquet as pq
 import pytest
 from chispa import assert_df_equality
 
-from w2v_spark import pipeline
 from w2v_spark.config import Config, load_config
 from w2v_spark.errors import (
     EmptyCorpusError,
@@ -24,6 +23,7 @@ from w2v_spark.errors import (
     SchemaError,
     TrainingDivergedError,
 )
+from w2v_spark.io.layout import RunPaths
 from w2v_spark.io.schemas import METRICS_SCHEMA, SUCCESS_MARKER
 from w2v_spark.pipeline import (
     export_stage,
@@ -34,6 +34,7 @@ from w2v_spark.pipeline import (
     vocab_stage,
 )
 from w2v_spark.spark.session import sql_conf
+from w2v_spark.stages import training
 from w2v_spark.stages.pairs import block_ids
 from w2v_spark.synthetic.text import generate_sentences
 from w2v_spark.vectors.loading import load_embeddings
@@ -126,7 +127,7 @@ def _embeddings(out: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 
 def _slice_ids(spark, out: Path, epoch: int, shard: int) -> np.ndarray:
-    frame = pipeline._slice_frame(spark, pipeline.RunPaths(str(out)), epoch, shard, 0)
+    frame = training.slice_frame(spark, RunPaths(str(out)), epoch, shard, 0)
     assert frame is not None and frame.rdd.getNumPartitions() == 1
     table = frame.toArrow()
     return np.stack([block_ids(table.column("center")), block_ids(table.column("context"))])
@@ -440,7 +441,7 @@ def test_failed_training_leaves_no_complete_table(
     spark, small_cfg: Config, small_corpus: Path, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_run_round = pipeline.run_round
+    real_run_round = training.run_round
     calls = []
 
     def failing_run_round(*args: Any, **kwargs: Any) -> Any:
@@ -449,7 +450,7 @@ def test_failed_training_leaves_no_complete_table(
             raise RuntimeError("injected failure in round 2")
         return real_run_round(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "run_round", failing_run_round)
+    monkeypatch.setattr(training, "run_round", failing_run_round)
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="injected failure"):
         run_pipeline(spark, small_cfg, str(small_corpus), str(out))

@@ -385,9 +385,9 @@ def test_the_lock_is_held_while_a_command_runs(spark, corpus: Path, tmp_path: Pa
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     seen: list[bool] = []
-    real = pipeline._vocab
+    real = pipeline.write_vocab
 
-    def probe(run: Any) -> dict[str, Any]:
+    def probe(*args: Any) -> dict[str, Any]:
         fd = os.open(out / "run.lock", os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -396,9 +396,9 @@ def test_the_lock_is_held_while_a_command_runs(spark, corpus: Path, tmp_path: Pa
             seen.append(True)
         finally:
             os.close(fd)
-        return real(run)
+        return real(*args)
 
-    monkeypatch.setattr(pipeline, "_vocab", probe)
+    monkeypatch.setattr(pipeline, "write_vocab", probe)
     run_pipeline(spark, run_config(), str(corpus), str(out))
     assert seen == [True]
 

@@ -6,11 +6,20 @@ same model and vocabulary give the same files, byte for byte, on every run.
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
+from pyspark.sql import SparkSession
 
 from w2v_spark.errors import SchemaError
-from w2v_spark.io.schemas import EMBEDDINGS_ARROW, vector_column
+from w2v_spark.io import storage
+from w2v_spark.io.layout import RunPaths
+from w2v_spark.io.publish import publish_table
+from w2v_spark.io.schemas import EMBEDDINGS, EMBEDDINGS_ARROW, MODEL_SCHEMA, vector_column
+from w2v_spark.stages.train import input_vectors_from_frame
+from w2v_spark.stages.vocab import read_vocabulary
 
 
 def embeddings_arrow(words: pa.Array, counts: np.ndarray, vectors: np.ndarray) -> pa.Table:
@@ -32,3 +41,15 @@ def embeddings_arrow(words: pa.Array, counts: np.ndarray, vectors: np.ndarray) -
          pa.array(counts.astype(np.int64)), vector_column(vectors)],
         schema=EMBEDDINGS_ARROW,
     )
+
+
+def write_embeddings(spark: SparkSession, paths: RunPaths, checkpoint: str) -> dict[str, Any]:
+    """The export stage: the embeddings table of a run from its final ``checkpoint`` and its
+    vocabulary; returns the stage's facts."""
+    started = time.perf_counter()
+    vocab = read_vocabulary(spark, paths)
+    vectors = input_vectors_from_frame(storage.read_table(spark, checkpoint, "model",
+                                                          MODEL_SCHEMA))
+    publish_table(spark, embeddings_arrow(vocab.words, vocab.counts, vectors),
+                  paths.table(EMBEDDINGS))
+    return {"checkpoint": checkpoint, "seconds": round(time.perf_counter() - started, 3)}

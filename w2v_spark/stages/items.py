@@ -18,9 +18,11 @@ nor a timestamp is an error.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
@@ -35,9 +37,13 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from w2v_spark.config import InputConfig
-from w2v_spark.errors import SchemaError
-from w2v_spark.io.schemas import TOKENS_SCHEMA
+from w2v_spark.config import Config, InputConfig
+from w2v_spark.errors import EmptyCorpusError, InputError, SchemaError
+from w2v_spark.io import storage
+from w2v_spark.io.inputs import reading_input
+from w2v_spark.io.layout import RunPaths
+from w2v_spark.io.schemas import SEQUENCES, TOKENS, TOKENS_SCHEMA
+from w2v_spark.stages.tokenize import corpus_stats
 
 _ROLES = (("sequence_col", "sequence id"), ("item_col", "item"), ("order_col", "ordering"))
 
@@ -279,3 +285,114 @@ def sequence_stats(sequences: DataFrame) -> dict[str, int]:
     assert row is not None
     return {k: int(row[k] or 0) for k in
             ("sequences", "single_item_sequences", "events", "distinct_sequences")}
+
+
+# ---------------------------------------------------------------------------------------------
+# the tokenize stage of an items run
+
+
+def input_is_path(cfg: Config) -> bool:
+    """Whether ``--input`` is a path (not the name of a Spark SQL table)."""
+    return not (cfg.input.format == "events" and cfg.input.table_format == "table")
+
+
+def check_items_input(spark: SparkSession, cfg: Config, input_path: str) -> None:
+    """Refuse a missing input path, or a missing table when ``--input`` names one."""
+    if not input_is_path(cfg):
+        if not spark.catalog.tableExists(input_path):
+            raise InputError(
+                f"the input table {input_path} does not exist ([input] table_format = "
+                "\"table\" reads --input as a Spark SQL table name)"
+            )
+    elif not storage.glob_exists(spark, input_path):
+        raise InputError(f"the input {input_path} does not exist")
+
+
+def read_events(spark: SparkSession, cfg: Config, input_path: str) -> DataFrame:
+    """The events table at ``input_path`` (CSV, Parquet, or a Spark SQL table's name)."""
+    icfg = cfg.input
+    check_items_input(spark, cfg, input_path)
+    if icfg.table_format == "table":
+        return spark.table(input_path)
+    if icfg.table_format == "parquet":
+        return spark.read.parquet(input_path)
+    return (
+        spark.read.option("header", str(icfg.header).lower())
+        .option("sep", icfg.csv_delimiter)
+        .option("inferSchema", "false")
+        .csv(input_path)
+    )
+
+
+def read_event_sequences(spark: SparkSession, cfg: Config, input_path: str
+                     ) -> tuple[DataFrame, dict[str, Any]]:
+    raw = read_events(spark, cfg, input_path)
+    if not raw.columns:
+        raise EmptyCorpusError(f"the input {input_path} is empty: it has no columns or rows")
+    typed = typed_events(raw, cfg.input)
+    stats = event_stats(typed)
+    if stats.rows == 0:
+        raise EmptyCorpusError(f"the input {input_path} is empty: it has no rows")
+    check_order_values(stats, cfg.input.order_col)
+    if stats.valid == 0:
+        raise EmptyCorpusError(
+            f"every one of the {stats.rows} rows of {input_path} has a null sequence id "
+            f"({stats.null_sequence}), item ({stats.null_item}) or order value "
+            f"({stats.null_order}); check [input] sequence_col, item_col and order_col"
+        )
+    facts = {
+        "input": input_path,
+        "rows": stats.rows,
+        "skipped_null_rows": stats.skipped,
+        "null_sequence_ids": stats.null_sequence,
+        "null_items": stats.null_item,
+        "null_order_values": stats.null_order,
+    }
+    return event_sequences(typed, cfg.input.session_gap), facts
+
+
+def read_basket_sequences(spark: SparkSession, cfg: Config, input_path: str
+                      ) -> tuple[DataFrame, dict[str, Any]]:
+    check_items_input(spark, cfg, input_path)
+    lines = spark.read.text(input_path)
+    stats = corpus_stats(lines)
+    if stats.lines == 0:
+        raise EmptyCorpusError(f"the input {input_path} is empty: it has no lines")
+    return basket_sequences(lines, cfg.input.separator), {"input": input_path, **asdict(stats)}
+
+
+def write_item_tokens(spark: SparkSession, cfg: Config, paths: RunPaths, input_path: str,
+                      found: dict[str, Any]) -> dict[str, Any]:
+    """The tokenize stage for items: read events or baskets, write the sequences table (every
+    sequence, ordered) and the tokens table (the sequences of two or more items, in chunks),
+    return the stage's facts. A Spark SQL table as input is fingerprinted by its name only."""
+    started = time.perf_counter()
+    with reading_input():
+        if cfg.input.format == "baskets":
+            sequences, facts = read_basket_sequences(spark, cfg, input_path)
+        else:
+            sequences, facts = read_event_sequences(spark, cfg, input_path)
+        sequences.write.mode("errorifexists").parquet(paths.table(SEQUENCES))
+    written = storage.read_table(spark, paths.table(SEQUENCES), "sequences")
+    facts.update(sequence_stats(written))
+    partitions = max(2 * cfg.train.num_partitions, 2)
+    sequence_tokens(written, cfg.tokenize.max_sentence_length, partitions).write.mode(
+        "errorifexists").parquet(paths.table(TOKENS))
+    tokens = storage.read_table(spark, paths.table(TOKENS), "tokens")
+    summary = tokens.select(
+        F.count(F.lit(1)).alias("sentences"), F.sum(F.size("tokens")).alias("tokens")
+    ).first()
+    assert summary is not None
+    facts.update(
+        sentences=int(summary["sentences"]),
+        tokens=int(summary["tokens"] or 0),
+        seconds=round(time.perf_counter() - started, 3),
+        input_fingerprint=found,
+    )
+    if facts["tokens"] == 0:
+        raise EmptyCorpusError(
+            f"no sequence of {input_path} has two or more items ({facts['sequences']} "
+            "sequences of one item): there are no pairs to learn from"
+            + ("; [input] session_gap may be too small" if cfg.input.session_gap else "")
+        )
+    return facts

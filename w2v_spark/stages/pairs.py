@@ -10,22 +10,29 @@ partition it lands in, and every epoch draws anew.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StructField, StructType
 
-from w2v_spark.config import PairsConfig
+from w2v_spark.config import Config, PairsConfig
 from w2v_spark.core.pairs import epoch_pairs
 from w2v_spark.core.sampling import keep_probabilities
 from w2v_spark.errors import SchemaError
-from w2v_spark.io.schemas import PAIRS_SCHEMA
+from w2v_spark.io import storage
+from w2v_spark.io.inputs import split_conf
+from w2v_spark.io.layout import RunPaths
+from w2v_spark.io.schemas import PAIRS, PAIRS_SCHEMA, TOKENS, TOKENS_SCHEMA
 from w2v_spark.spark.faults import with_faults
+from w2v_spark.spark.session import sql_conf
+from w2v_spark.stages.vocab import Vocabulary, read_vocabulary
 
 PAIRS_OUT_SCHEMA = StructType([*PAIRS_SCHEMA.fields, StructField("shard", IntegerType(), False)])
 
@@ -109,32 +116,6 @@ def _chunk_ids(array: pa.Array) -> np.ndarray:
     start, stop = int(offsets[0]), int(offsets[-1])
     ids = np.frombuffer(data, dtype="<i4", count=(stop - start) // 4, offset=start)
     return ids.astype(np.int32, copy=False)
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """The vocabulary on the driver: ``words`` (V,) in id order and their ``counts`` (V,)."""
-
-    words: pa.Array
-    counts: np.ndarray
-
-    @classmethod
-    def from_table(cls, vocab: DataFrame) -> Vocabulary:
-        """Collect a vocab table (small enough to broadcast by design)."""
-        missing = {"word", "word_id", "count"} - set(vocab.columns)
-        if missing:
-            raise SchemaError(f"the vocab table lacks column(s) {sorted(missing)}")
-        table = vocab.select("word", "word_id", "count").toArrow().sort_by("word_id")
-        ids = table.column("word_id").to_numpy()
-        if not np.array_equal(ids, np.arange(ids.size)):
-            raise SchemaError("the vocab table's word_id column is not 0..V-1")
-        return cls(
-            words=table.column("word").combine_chunks(),
-            counts=table.column("count").to_numpy().astype(np.int64),
-        )
-
-    def __len__(self) -> int:
-        return int(self.counts.size)
 
 
 def row_slices(lengths: np.ndarray, window: int, max_pairs: int) -> list[tuple[int, int]]:
@@ -272,3 +253,40 @@ def generate_pairs(
     return tokens.select("line_id", "chunk", "tokens").mapInArrow(
         with_faults(body, "pairs"), PAIRS_OUT_SCHEMA
     )
+
+
+def write_pairs(spark: SparkSession, cfg: Config, paths: RunPaths) -> dict[str, Any]:
+    """The pairs stage: every epoch's pairs, one directory per epoch and shard, and the
+    stage's facts."""
+    started = time.perf_counter()
+    tokens = storage.read_table(spark, paths.table(TOKENS), "tokens", TOKENS_SCHEMA)
+    vocab = read_vocabulary(spark, paths)
+    shards = cfg.train.num_shards
+    # Writers stay open per shard, so rows keep the order they were generated in.
+    with sql_conf(spark, "spark.sql.maxConcurrentOutputFileWriters", str(shards + 1)), \
+            split_conf(spark):
+        for epoch in range(cfg.train.epochs):
+            frame = generate_pairs(
+                tokens, vocab, cfg.pairs, seed=cfg.train.seed, epoch=epoch, num_shards=shards
+            )
+            frame.write.mode("errorifexists").partitionBy("shard").parquet(
+                paths.pairs_epoch(epoch)
+            )
+    storage.write_marker(spark, paths.table(PAIRS))
+    counts = pair_counts(spark, paths)
+    per_epoch = [sum(counts.get((e, s), 0) for s in range(shards))
+                 for e in range(cfg.train.epochs)]
+    return {
+        "epochs": cfg.train.epochs,
+        "shards": shards,
+        "pairs_per_epoch": per_epoch,
+        "pairs": int(sum(per_epoch)),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def pair_counts(spark: SparkSession, paths: RunPaths) -> dict[tuple[int, int], int]:
+    """Number of pairs in every (epoch, shard) of a run's pairs table."""
+    pairs = storage.read_table(spark, paths.table(PAIRS), "pairs", PAIRS_SCHEMA)
+    rows = pairs.groupBy("epoch", "shard").agg(F.sum("pairs").alias("pairs")).collect()
+    return {(int(r["epoch"]), int(r["shard"])): int(r["pairs"]) for r in rows}

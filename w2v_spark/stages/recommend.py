@@ -11,13 +11,15 @@ no machine holds more than two blocks of vectors and their ``block_rows**2`` sco
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     BinaryType,
@@ -28,9 +30,21 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from w2v_spark.config import Config
 from w2v_spark.core.ranking import exclusion_mask, top_k, unit_rows
 from w2v_spark.errors import SchemaError
-from w2v_spark.io.schemas import RECOMMENDATIONS_SCHEMA, USER_VECTORS_SCHEMA
+from w2v_spark.io import storage
+from w2v_spark.io.layout import RunPaths
+from w2v_spark.io.schemas import (
+    EMBEDDINGS,
+    NEIGHBORS,
+    RECOMMENDATIONS,
+    RECOMMENDATIONS_SCHEMA,
+    SEQUENCES,
+    USER_VECTORS,
+    USER_VECTORS_SCHEMA,
+)
+from w2v_spark.spark.session import sql_conf
 
 _ITEM_BLOCKS = StructType(
     [
@@ -292,3 +306,39 @@ def item_neighbors(embeddings: DataFrame, k: int, block_rows: int = 2048) -> Dat
     table = nearest_neighbors(embeddings, k, key_col="word", vector_col="vector",
                               block_rows=block_rows)
     return table.withColumnRenamed("word", "item")
+
+
+def _write_table(frame: DataFrame, path: str) -> None:
+    frame.write.mode("errorifexists").parquet(path)
+
+
+def write_recommendations(spark: SparkSession, cfg: Config, paths: RunPaths) -> dict[str, Any]:
+    """The recommend stage: from the embeddings of an items run, the neighbors table and for
+    events the user_vectors and recommendations tables (``[items]`` says how many of each);
+    returns the stage's facts."""
+    started = time.perf_counter()
+    icfg = cfg.items
+    embeddings = storage.read_table(spark, paths.table(EMBEDDINGS), "embeddings")
+    facts: dict[str, Any] = {}
+    if icfg.neighbors > 0:
+        _write_table(item_neighbors(embeddings, icfg.neighbors, icfg.block_rows),
+               paths.table(NEIGHBORS))
+        facts["neighbors"] = icfg.neighbors
+    if cfg.input.format == "events" and icfg.recommendations > 0:
+        sequences = storage.read_table(spark, paths.table(SEQUENCES), "sequences")
+        history = user_history(sequences)
+        _write_table(user_vectors(history, embeddings, icfg.recency_half_life),
+               paths.table(USER_VECTORS))
+        users = storage.read_table(spark, paths.table(USER_VECTORS), "user_vectors")
+        with sql_conf(spark, "spark.sql.execution.arrow.maxRecordsPerBatch", "4"):
+            _write_table(
+                recommendations(users, seen_items(history, embeddings), embeddings,
+                                icfg.recommendations, icfg.block_rows),
+                paths.table(RECOMMENDATIONS),
+            )
+        facts["users"] = users.count()
+        facts["users_without_vector"] = (
+            sequences.select("sequence").distinct().count() - facts["users"]
+        )
+    facts["seconds"] = round(time.perf_counter() - started, 3)
+    return facts

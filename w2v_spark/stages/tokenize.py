@@ -11,19 +11,25 @@ keeps its place in the sentence, the vocabulary skips and counts it, and it neve
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from w2v_spark.config import TokenizeConfig
-from w2v_spark.errors import SchemaError
-from w2v_spark.io.schemas import LONG_TOKEN, TOKENS_SCHEMA
+from w2v_spark.config import Config, TokenizeConfig
+from w2v_spark.errors import EmptyCorpusError, SchemaError
+from w2v_spark.io import storage
+from w2v_spark.io.inputs import check_invalid_share, reading_input, split_conf
+from w2v_spark.io.layout import RunPaths
+from w2v_spark.io.schemas import LONG_TOKEN, TOKENS, TOKENS_SCHEMA
 
 #: Very long lines are scanned in pieces of about this many characters, cut at whitespace.
 _PIECE_CHARS = 1 << 20
@@ -38,6 +44,8 @@ _ARROW_SCHEMA = pa.schema(
                  nullable=False),
     ]
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -198,3 +206,55 @@ def corpus_stats(lines: DataFrame) -> CorpusStats:
         int(row["lines"]), int(row["blank"] or 0), int(row["invalid"] or 0),
         int(row["nul"] or 0),
     )
+
+
+def write_tokens(spark: SparkSession, cfg: Config, paths: RunPaths, input_path: str,
+                 found: dict[str, Any]) -> dict[str, Any]:
+    """The tokenize stage for text: read the lines at ``input_path``, write the tokens table,
+    return the stage's facts (``found`` is the input's fingerprint, recorded with them).
+
+    Raises:
+        EmptyCorpusError: the input has no lines, or no tokens. InputError: a file cannot be
+            read, or more than ``[tokenize] max_invalid_share`` of its lines are not UTF-8.
+    """
+    started = time.perf_counter()
+    lines = spark.read.text(input_path)
+    with reading_input():
+        stats = corpus_stats(lines)
+    if stats.lines == 0:
+        raise EmptyCorpusError(f"the input {input_path} is empty: it has no lines")
+    check_invalid_share(input_path, stats.lines, stats.invalid_utf8_lines,
+                         cfg.tokenize.max_invalid_share)
+    partitions = max(2 * cfg.train.num_partitions, 2)
+    with split_conf(spark), reading_input():
+        lines = spark.read.text(input_path)
+        spread = should_spread(lines, stats.lines, partitions)
+        tokenize_lines(lines, cfg.tokenize, partitions, spread).write.mode("errorifexists").parquet(
+            paths.table(TOKENS))
+    tokens = storage.read_table(spark, paths.table(TOKENS), "tokens", TOKENS_SCHEMA)
+    summary = tokens.select(
+        F.count(F.lit(1)).alias("sentences"),
+        F.sum(F.size("tokens")).alias("tokens"),
+        F.sum(F.size(F.filter("tokens", lambda t: t == LONG_TOKEN))).alias("long_tokens"),
+    ).first()
+    assert summary is not None
+    facts = {
+        "input": input_path,
+        **asdict(stats),
+        "sentences": int(summary["sentences"]),
+        "tokens": int(summary["tokens"] or 0),
+        "long_tokens": int(summary["long_tokens"] or 0),
+        "seconds": round(time.perf_counter() - started, 3),
+        "input_fingerprint": found,
+    }
+    skipped = {k: facts[k] for k in ("blank_lines", "invalid_utf8_lines", "nul_lines",
+                                     "long_tokens") if facts[k]}
+    if skipped:
+        log.info("[tokenize] skipped or repaired (see run.json): %s",
+                 ", ".join(f"{k} {v:,}" for k, v in skipped.items()))
+    if facts["tokens"] == 0:
+        raise EmptyCorpusError(
+            f"the input {input_path} has {stats.lines} lines but no tokens: every line is blank "
+            "or has no match of [tokenize] token_pattern"
+        )
+    return facts

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
-from pyspark.sql import DataFrame, Window
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from w2v_spark.config import VocabConfig
-from w2v_spark.errors import EmptyCorpusError, EmptyVocabularyError
-from w2v_spark.io.schemas import LONG_TOKEN, VOCAB_SCHEMA
+from w2v_spark.errors import EmptyCorpusError, EmptyVocabularyError, SchemaError
+from w2v_spark.io import storage
+from w2v_spark.io.layout import RunPaths
+from w2v_spark.io.schemas import LONG_TOKEN, TOKENS, TOKENS_SCHEMA, VOCAB, VOCAB_SCHEMA
 
 
 def _words(tokens: DataFrame) -> DataFrame:
@@ -101,3 +108,53 @@ def check_vocab(tokens: DataFrame, vocab: DataFrame, cfg: VocabConfig) -> int:
         f"distinct words and the most frequent occurs {int(stats['top'])} times; lower "
         "[vocab] min_count (e.g. --set vocab.min_count=1) or use a larger corpus"
     )
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The vocabulary on the driver: ``words`` (V,) in id order and their ``counts`` (V,)."""
+
+    words: pa.Array
+    counts: np.ndarray
+
+    @classmethod
+    def from_table(cls, vocab: DataFrame) -> Vocabulary:
+        """Collect a vocab table (small enough to broadcast by design)."""
+        missing = {"word", "word_id", "count"} - set(vocab.columns)
+        if missing:
+            raise SchemaError(f"the vocab table lacks column(s) {sorted(missing)}")
+        table = vocab.select("word", "word_id", "count").toArrow().sort_by("word_id")
+        ids = table.column("word_id").to_numpy()
+        if not np.array_equal(ids, np.arange(ids.size)):
+            raise SchemaError("the vocab table's word_id column is not 0..V-1")
+        return cls(
+            words=table.column("word").combine_chunks(),
+            counts=table.column("count").to_numpy().astype(np.int64),
+        )
+
+    def __len__(self) -> int:
+        return int(self.counts.size)
+
+
+def read_vocabulary(spark: SparkSession, paths: RunPaths) -> Vocabulary:
+    """The vocab table of a run, collected (see :meth:`Vocabulary.from_table`)."""
+    return Vocabulary.from_table(
+        storage.read_table(spark, paths.table(VOCAB), "vocab", VOCAB_SCHEMA)
+    )
+
+
+def write_vocab(spark: SparkSession, cfg: VocabConfig, paths: RunPaths) -> dict[str, Any]:
+    """The vocab stage: count the tokens table's words, write the vocab table, return the
+    stage's facts."""
+    started = time.perf_counter()
+    tokens = storage.read_table(spark, paths.table(TOKENS), "tokens", TOKENS_SCHEMA)
+    with counted_vocab(tokens, cfg) as vocab:
+        size = check_vocab(tokens, vocab, cfg)
+        vocab.coalesce(1).write.mode("errorifexists").parquet(paths.table(VOCAB))
+    written = storage.read_table(spark, paths.table(VOCAB), "vocab", VOCAB_SCHEMA)
+    total = written.select(F.sum("count")).first()
+    return {
+        "words": size,
+        "retained_tokens": int(total[0]) if total and total[0] is not None else 0,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
