@@ -7,7 +7,6 @@ import json
 import logging
 import math
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -545,19 +544,29 @@ def test_agrees_with_gensim_on_structured_vectors(
         assert ours_pairs.oov_ratio == oov_g
 
 
-def test_google_sized_evaluation_is_fast() -> None:
+def test_a_google_sized_evaluation_answers_as_a_brute_force_reference() -> None:
+    """The 19,544 questions of the Google set on a 30k x 100 model (its speed is measured by
+    ``python -m benchmarks.evaluation_speed``): every question is scored, and on a sample whose
+    expected answers are a brute-force 3CosAdd's, every answer is right."""
     rng = np.random.default_rng(3)
     v, d = 30_000, 100
-    emb = Embeddings([f"w{i}" for i in range(v)], rng.normal(size=(v, d)).astype(np.float32))
-    questions = [
-        (f"w{i}", f"w{j}", f"w{k}", f"w{m}") for i, j, k, m in rng.integers(0, v, (19_544, 4))
-    ]
+    vectors = rng.normal(size=(v, d)).astype(np.float32)
+    emb = Embeddings([f"w{i}" for i in range(v)], vectors)
+    ids = rng.integers(0, v, (19_544, 4))
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    for row in ids[:200]:  # the reference: b - a + c against every word but a, b and c
+        query = unit[row[1]] - unit[row[0]] + unit[row[2]]
+        scores = unit @ (query / np.linalg.norm(query))
+        scores[row[:3]] = -np.inf
+        row[3] = int(np.argmax(scores))
+    questions = [tuple(f"w{i}" for i in row) for row in ids]
     sections = [AnalogySection(f"s{k}", questions[k::14]) for k in range(14)]
-    start = time.perf_counter()
     result = evaluate_analogies(emb, sections, restrict_vocab=30_000)
-    elapsed = time.perf_counter() - start
     assert result.evaluated == 19_544
-    assert elapsed < 30.0, f"19,544 questions on 30k x 100 took {elapsed:.1f} s"
+    sample = [AnalogySection("sample", questions[:200])]
+    for batch_size in (None, 7):
+        scored = evaluate_analogies(emb, sample, restrict_vocab=30_000, batch_size=batch_size)
+        assert scored.sections[0].correct == 200
 
 
 # ---------------------------------------------------------------- real data
