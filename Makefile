@@ -12,7 +12,7 @@ demo: check-java $(VENV)/.installed-runtime
 
 ## make test: create .venv with the dev extras and run the test suite
 test: check-java $(VENV)/.installed-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	W2V_SPARK_EXTRAS=required $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check w2v_spark jobs tests benchmarks

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.extras import extra
+
 pytestmark = [pytest.mark.e2e]
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
@@ -17,8 +19,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, tmp_path: Path, request: pytest.FixtureRequest,
                        monkeypatch: pytest.MonkeyPatch) -> None:
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    nbformat = extra("nbformat")
+    nbclient = extra("nbclient")
     notebook = nbformat.read(path, as_version=4)
     if notebook.metadata.get("w2v_spark", {}).get("needs_shared_data"):
         data = request.getfixturevalue("shared_data")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.extras import extra
 from tests.spark.test_cli import SPARK_SETTINGS, keep_session_conf  # noqa: F401
 from w2v_spark.cli import main
 from w2v_spark.io.formats import read_vectors, write_vectors
@@ -194,7 +195,7 @@ def test_help_shows_an_example(capsys, command: str) -> None:
 def test_evaluate_agrees_with_gensim(shared_data: Path, tmp_path: Path, capsys) -> None:
     """The command's figures equal gensim's on the 20,000 most frequent GloVe words and every
     fourth Google analogy question."""
-    keyedvectors = pytest.importorskip("gensim.models.keyedvectors")
+    keyedvectors = extra("gensim.models.keyedvectors")
     source = shared_data / "vectors" / "glove.6B.50d.word2vec.txt.gz"
     evals = shared_data / "eval"
     if not source.is_file():

@@ -8,6 +8,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
+from tests.extras import extra
 from w2v_spark.core.blocks import (
     VocabBlocks,
     block_sampler,
@@ -290,7 +291,7 @@ def _chi_square_critical(dof: int, level: float) -> float:
 
 
 def test_wilson_hilferty_against_scipy() -> None:
-    chi2 = pytest.importorskip("scipy.stats").chi2
+    chi2 = extra("scipy.stats").chi2
     # The approximation is good to about 1% at 10 degrees of freedom and improves with more.
     for dof, rel in ((10, 1e-2), (124, 1e-3), (249, 1e-3), (1000, 1e-4)):
         for level in (0.05, 1e-3):

@@ -11,6 +11,7 @@ from typing import get_type_hints
 
 import pytest
 
+from tests.extras import extra
 from w2v_spark.config import (
     STABLE_TASK_ALPHA,
     STABLE_TASK_ALPHA_IN_ORDER,
@@ -52,7 +53,7 @@ def test_defaults_are_gensim_defaults() -> None:
 
 
 def test_defaults_match_installed_gensim() -> None:
-    word2vec = pytest.importorskip("gensim.models.word2vec")
+    word2vec = extra("gensim.models.word2vec")
     params = inspect.signature(word2vec.Word2Vec.__init__).parameters
     flat = _flat(Config())
     for key in GENSIM_SKIPGRAM_DEFAULTS:

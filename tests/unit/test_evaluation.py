@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.extras import extra
 from w2v_spark.errors import InputError
 from w2v_spark.vectors.evaluation import (
     AnalogyResult,
@@ -249,7 +250,7 @@ def test_spearman_matches_slow_reference_with_ties(seed: int) -> None:
 
 
 def test_spearman_matches_scipy() -> None:
-    stats = pytest.importorskip("scipy.stats")
+    stats = extra("scipy.stats")
     rng = np.random.default_rng(7)
     for n in (2, 3, 10, 353, 3000):
         x = np.round(rng.normal(size=n), 1)
@@ -360,7 +361,7 @@ def test_planted_analogies(tmp_path: Path) -> None:
 
 
 def test_planted_analogies_agree_with_gensim(tmp_path: Path) -> None:
-    keyedvectors = pytest.importorskip("gensim.models.keyedvectors")
+    keyedvectors = extra("gensim.models.keyedvectors")
     path = tmp_path / "questions.txt"
     path.write_text(_PLANTED_FILE, encoding="utf-8")
     emb = _planted()
@@ -518,7 +519,7 @@ def _write_structured_files(
 def test_agrees_with_gensim_on_structured_vectors(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    keyedvectors = pytest.importorskip("gensim.models.keyedvectors")
+    keyedvectors = extra("gensim.models.keyedvectors")
     emb, planted, variants = _structured()
     analogies, pairs = _write_structured_files(tmp_path, emb, planted, variants)
     kv = _to_gensim(keyedvectors, emb)
@@ -619,7 +620,7 @@ def test_glove_queries_and_standard_benchmarks(
     assert 0.4 < ws353.spearman < 0.7
     assert 0.5 < men.spearman < 0.8
 
-    keyedvectors = pytest.importorskip("gensim.models.keyedvectors")
+    keyedvectors = extra("gensim.models.keyedvectors")
     reference = keyedvectors.KeyedVectors.load_word2vec_format(
         str(SHARED_DATA / "vectors" / "glove.6B.50d.word2vec.txt.gz"), limit=2000
     )

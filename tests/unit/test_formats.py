@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.extras import extra
 from w2v_spark.errors import VectorFormatError
 from w2v_spark.io.formats import VectorReader, read_vectors, write_vectors
 from w2v_spark.vectors.similarity import Embeddings
@@ -182,7 +183,7 @@ def test_embeddings_file_api(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("binary", [False, True])
 def test_gensim_reads_what_we_write(tmp_path: Path, binary: bool) -> None:
-    gensim_kv = pytest.importorskip("gensim.models.keyedvectors")
+    gensim_kv = extra("gensim.models.keyedvectors")
     vectors = _vectors(d=5)
     path = str(tmp_path / ("v.bin" if binary else "v.txt.gz"))
     write_vectors(path, WORDS, vectors, "word2vec-bin" if binary else "word2vec-text")
@@ -193,7 +194,7 @@ def test_gensim_reads_what_we_write(tmp_path: Path, binary: bool) -> None:
 
 @pytest.mark.parametrize("binary", [False, True])
 def test_we_read_what_gensim_writes(tmp_path: Path, binary: bool) -> None:
-    gensim_kv = pytest.importorskip("gensim.models.keyedvectors")
+    gensim_kv = extra("gensim.models.keyedvectors")
     vectors = _vectors(d=5)
     kv = gensim_kv.KeyedVectors(5)
     kv.add_vectors(WORDS, vectors)

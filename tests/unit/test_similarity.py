@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from tests.extras import extra
 from w2v_spark.errors import W2VError, WordNotInVocabularyError
 from w2v_spark.vectors.similarity import Embeddings, unit_vector
 
@@ -248,7 +249,7 @@ def test_ties_go_to_the_more_frequent_word() -> None:
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_agrees_with_gensim_bit_for_bit() -> None:
-    keyedvectors = pytest.importorskip("gensim.models.keyedvectors")
+    keyedvectors = extra("gensim.models.keyedvectors")
     emb = _random_embeddings(v=2000, d=32, seed=4)
     kv = keyedvectors.KeyedVectors(vector_size=32, count=0, dtype=np.float32)
     kv.add_vectors(emb.words, emb.vectors.copy())
@@ -278,7 +279,7 @@ def test_agrees_with_gensim_bit_for_bit() -> None:
 
 
 def test_unit_vector_matches_gensim_unitvec() -> None:
-    matutils = pytest.importorskip("gensim.matutils")
+    matutils = extra("gensim.matutils")
     rng = np.random.default_rng(5)
     vectors = (rng.standard_normal((2000, 50)) * rng.uniform(1e-3, 1e3, (2000, 1))).astype(
         np.float32

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.extras import extra
 from w2v_spark.synthetic.text import (
     PlantedStructure,
     generate_sentences,
@@ -170,7 +171,7 @@ def test_write_corpus_accepts_str_path(tmp_path: Path) -> None:
 
 
 def test_gensim_recovers_planted_structure(default_corpus: list[str]) -> None:
-    gensim_models = pytest.importorskip("gensim.models")
+    gensim_models = extra("gensim.models")
     model = gensim_models.Word2Vec(
         [line.split(" ") for line in default_corpus],
         sg=1,
