@@ -1,4 +1,4 @@
-"""Figures derived from the side-by-side benchmark's raw results, and its Markdown section.
+"""Figures derived from the side-by-side benchmark's raw results, and its Markdown page.
 
 Throughput is counted the same way for every system: training words/s is the number of corpus
 tokens that are in the vocabulary, times the epochs, over the training time (gensim's
@@ -109,7 +109,7 @@ def _title(data: dict[str, Any]) -> list[str]:
     corpus = f"`{data['corpus']}`" + (f", first {limit:,} tokens" if limit else "")
     ours = " with " + ", ".join(f"`{c}`" for c in data["ours_configs"]) if data.get(
         "ours_configs") else ""
-    lines = [f"## Side by side: w2v_spark{ours}, gensim and Spark MLlib", ""]
+    lines = [f"# Side by side: w2v_spark{ours}, gensim and Spark MLlib", ""]
     if data["quick"]:
         lines += ["**Quick slice (`--quick`): a smoke run of the harness on a small part of the "
                   "corpus, not the benchmark; its figures say nothing about text8 quality.**", ""]
@@ -133,7 +133,7 @@ def _title(data: dict[str, Any]) -> list[str]:
 
 
 def markdown(data: dict[str, Any]) -> str:
-    """The RESULTS.md section of one benchmark run."""
+    """The page of one benchmark run (``results/<name>.md``)."""
     lines = _title(data)
     lines += md_table(
         ["system", "stages (s)", "total s", "start-up s", "train words/s", "train pairs/s",

@@ -1,10 +1,26 @@
-"""The Markdown section of the memory benchmark (:mod:`benchmarks.memory`)."""
+"""The Markdown page of the memory benchmark (:mod:`benchmarks.memory`).
+
+The estimates beside the measured peaks are computed when the page is rendered, with the
+formulas the train stage checks today (:func:`w2v_spark.spark.memory.estimate`), not read from
+the run's JSON: a page rendered again after the formulas change compares the same peaks with
+the new bounds.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from benchmarks.results import environment_lines, md_table
+from w2v_spark.spark.memory import estimate
+
+MB = 1 << 20
+
+
+def estimates(r: dict[str, Any], partitions: int) -> dict[str, float]:
+    """The current estimates in MB for run ``r``: one training worker and the Python driver
+    (local mode, as the benchmark runs)."""
+    est = estimate(r.get("words", r["vocab_asked"]), r["vector_size"], partitions, local=True)
+    return {"worker_mb": est.worker_python / MB, "driver_mb": est.driver_python / MB}
 
 
 def baseline(runs: list[dict[str, Any]]) -> dict[str, float]:
@@ -17,8 +33,8 @@ def baseline(runs: list[dict[str, Any]]) -> dict[str, float]:
             "driver": small["memory"]["driver_python_hwm_mb"]}
 
 
-def _row(r: dict[str, Any], base: dict[str, float]) -> list[str]:
-    est = r["estimates"]
+def _row(r: dict[str, Any], base: dict[str, float], partitions: int) -> list[str]:
+    est = estimates(r, partitions)
     head = [f"{r.get('words', r['vocab_asked']):,}", str(r["vector_size"])]
     if "skipped" in r:
         return [*head, f"skipped: {r['skipped']}", "—", "—", "—", "—",
@@ -38,10 +54,13 @@ def _row(r: dict[str, Any], base: dict[str, float]) -> list[str]:
 
 
 def markdown(data: dict[str, Any]) -> str:
-    """The RESULTS.md section of one memory benchmark run."""
+    """The page of one memory benchmark run (``results/<name>.md``)."""
     runs = data["runs"]
     base = baseline(runs)
-    lines = ["## Memory against vocabulary size and vector_size", ""]
+    vocabs = ", ".join(f"{v:,}" for v in dict.fromkeys(r.get("words", r["vocab_asked"])
+                                                         for r in runs))
+    dims = ", ".join(str(d) for d in sorted({r["vector_size"] for r in runs}))
+    lines = [f"# Memory against vocabulary size and vector_size: V = {vocabs}; d = {dims}", ""]
     if data["quick"]:
         lines += ["**Quick (`--quick`): small vocabularies only, a smoke run of the harness.**",
                   ""]
@@ -52,14 +71,15 @@ def markdown(data: dict[str, Any]) -> str:
         f"(overrides: `{' '.join(data['overrides'])}`). Peaks in MB: the largest Python "
         "worker, the Python driver and the JVM are each process's own high-water mark; "
         "total is the largest sampled sum over the whole process tree. 'Above base' subtracts "
-        "the peak of the run with the smallest V x d (the fixed cost). Estimates (README): "
-        "worker 40·V·d bytes, driver (16 + 16·P)·V·d + 512·V bytes.",
+        "the peak of the run with the smallest V x d (the fixed cost). Estimates: the bounds "
+        "the train stage checks (`w2v_spark/spark/memory.py`, computed when this page was "
+        "rendered): worker 40·V·d bytes, driver (16 + 16·P)·V·d + 512·V bytes.",
         "",
     ]
     lines += md_table(
         ["V", "d", "tokens", "pairs", "total s", "worker peak", "above base", "worker est.",
          "driver peak", "above base", "driver est.", "JVM peak", "total peak"],
-        [_row(r, base) for r in runs],
+        [_row(r, base, data['partitions']) for r in runs],
     )
     lines += ["", *environment_lines(data)]
     return "\n".join(lines)

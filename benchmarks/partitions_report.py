@@ -1,4 +1,4 @@
-"""The Markdown section of the partitions x syncs grid (:mod:`benchmarks.partitions`)."""
+"""The Markdown page of the partitions x syncs grid (:mod:`benchmarks.partitions`)."""
 
 from __future__ import annotations
 
@@ -76,12 +76,33 @@ def detail(data: dict[str, Any]) -> list[str]:
     )
 
 
+def _numbers(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def title(data: dict[str, Any]) -> str:
+    """What the grid measured, in a few words: the slice, the epochs, the partition counts and
+    the merges (or MLlib alone)."""
+    limit = data["corpus_tokens_limit"]
+    part = f"first {limit:,} tokens" if limit else "whole corpus"
+    epochs = data["hyperparameters"]["epochs"]
+    rows = data["ours"] or data["mllib"]
+    counts = _numbers(sorted({r["num_partitions"] for r in rows}))
+    if not data["ours"]:
+        return f"# Partitions: Spark MLlib alone, {part}, {epochs} epochs, P = {counts}"
+    labels = list(dict.fromkeys(variant(r) for r in data["ours"]))
+    merges = ("merges " if len(labels) > 1 else "merge ") + ", ".join(f"`{x}`" for x in labels)
+    syncs = _numbers(sorted({r["syncs_per_epoch"] for r in data["ours"]}))
+    return (f"# Partitions and sync rounds: {part}, {epochs} epochs, P = {counts}, "
+            f"syncs {syncs}, {merges}")
+
+
 def markdown(data: dict[str, Any]) -> str:
-    """The RESULTS.md section of one grid run."""
+    """The page of one grid run (``results/<name>.md``)."""
     h = data["hyperparameters"]
     limit = data["corpus_tokens_limit"]
     corpus = f"`{data['corpus']}`" + (f", first {limit:,} tokens" if limit else "")
-    lines = ["## Partitions and sync rounds" + ("" if limit else ", whole corpus"), ""]
+    lines = [title(data), ""]
     if data["quick"]:
         lines += ["**Quick slice (`--quick`): a smoke run of the grid on a small part of the "
                   "corpus; its figures say nothing about text8 quality.**", ""]
@@ -100,8 +121,8 @@ def markdown(data: dict[str, Any]) -> str:
     ]
     for label in dict.fromkeys(variant(r) for r in data["ours"]):
         merge, _, scale = label.partition("/")
-        title = f"`merge = \"{merge}\"`" + (f", learning rate x `{scale}`" if scale else "")
-        lines += [f"{title}:", "", *pivot(data, label), ""]
+        heading = f"`merge = \"{merge}\"`" + (f", learning rate x `{scale}`" if scale else "")
+        lines += [f"{heading}:", "", *pivot(data, label), ""]
     lines += ["Every configuration (total = tokenize + vocab + pairs + train + export, as if "
               "run alone):", "", *detail(data), ""]
     lines += environment_lines(data)

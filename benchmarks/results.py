@@ -1,9 +1,11 @@
-"""Writing benchmark results: marked sections of ``RESULTS.md``, JSON files, and the facts
-about the machine and the software versions every result carries.
+"""Writing benchmark results: one page and one JSON file per benchmark run, and the facts about
+the machine and the software versions every result carries.
 
-A generated section sits between the lines ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``
-(each alone on its line; a marker quoted inside a line is text). Writing it
-again replaces only what is between the markers; a section not yet in the file is appended.
+A run named ``NAME`` (``bench``, ``memory``, ``partitions``, or what its ``--section`` says)
+writes its figures to ``results/NAME.json`` and its page, rendered from them by the benchmark's
+``*_report`` module, to ``results/NAME.md``. Writing it again replaces both files whole: a page
+holds the most recent run of its benchmark and nothing else. ``RESULTS.md`` is the index of the
+pages and is written by hand.
 """
 
 from __future__ import annotations
@@ -26,42 +28,35 @@ RESULTS_MD = BENCH_DIR / "RESULTS.md"
 RESULTS_DIR = BENCH_DIR / "results"
 
 
-def markers(name: str) -> tuple[str, str]:
-    """The start and end marker lines of section ``name``."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise ValueError(f"section name {name!r} must be letters, digits, '.', '_' or '-'")
-    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+def check_name(name: str) -> str:
+    """``name`` if it can name a page (letters, digits, ``.``, ``_``, ``-``), else ValueError."""
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+        raise ValueError(f"page name {name!r} must be letters, digits, '.', '_' or '-'")
+    return name
 
 
-def _trailing_newlines(text: str) -> int:
-    return len(text) - len(text.rstrip("\n"))
+def page_text(body: str, json_path: Path | None = None, directory: Path = RESULTS_DIR) -> str:
+    """The page of one run: its Markdown ``body`` and a footer naming the JSON file it was
+    rendered from (a link when that file sits beside the page) and the index, one directory
+    up."""
+    source = ""
+    if json_path is not None:
+        if json_path.resolve().parent == directory.resolve():
+            source = f" from [`{json_path.name}`]({json_path.name})"
+        else:
+            source = f" from `{json_path}`"
+    footer = (f"Written by the run that measured it{source}; the next run of the same name "
+              "replaces this page. All results: [benchmarks/RESULTS.md](../RESULTS.md).")
+    return f"{body.strip()}\n\n---\n\n{footer}\n"
 
 
-def _marker_line(text: str, marker: str) -> int:
-    """Offset of the first line that is exactly ``marker`` (a marker quoted in prose is not
-    one), or -1."""
-    found = re.search(rf"^{re.escape(marker)}$", text, flags=re.MULTILINE)
-    return found.start() if found else -1
-
-
-def replace_section(text: str, name: str, body: str) -> str:
-    """``text`` with section ``name`` set to ``body``; everything outside the markers is kept
-    byte for byte. A missing section is appended after a blank line."""
-    start, end = markers(name)
-    block = f"{start}\n{body.strip()}\n{end}"
-    i, j = _marker_line(text, start), _marker_line(text, end)
-    if i < 0 and j < 0:
-        sep = "\n\n"[: max(0, 2 - _trailing_newlines(text))] if text else ""
-        return f"{text}{sep}{block}\n"
-    if i < 0 or j < i:
-        raise ValueError(f"the markers of section {name!r} are broken: {start} ... {end}")
-    return text[:i] + block + text[j + len(end):]
-
-
-def write_section(name: str, body: str, path: Path = RESULTS_MD) -> None:
-    """Replace (or append) section ``name`` of the Markdown file at ``path``."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    path.write_text(replace_section(text, name, body), encoding="utf-8")
+def write_page(name: str, body: str, json_path: Path | None = None,
+               directory: Path = RESULTS_DIR) -> Path:
+    """Write (or replace) the page ``directory/<name>.md``; returns its path."""
+    path = directory / f"{check_name(name)}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page_text(body, json_path, directory), encoding="utf-8")
+    return path
 
 
 def write_json(data: Any, path: Path) -> None:
@@ -70,16 +65,20 @@ def write_json(data: Any, path: Path) -> None:
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def publish(section: str, data: Any, body: str, json_path: Path | None, write: bool) -> None:
+def publish(section: str, data: Any, body: str, json_path: Path | None, write: bool,
+            directory: Path = RESULTS_DIR) -> None:
     """Print a benchmark's Markdown ``body``; with ``write``, also save ``data`` as JSON
-    (``json_path``, default ``results/<section>.json``) and ``body`` as that section of
-    RESULTS.md."""
+    (``json_path``, default ``results/<section>.json``) and the page ``results/<section>.md``,
+    replacing those of an earlier run of the same name."""
     print("\n" + body)
     if write:
-        path = json_path or RESULTS_DIR / f"{section}.json"
+        path = json_path or directory / f"{check_name(section)}.json"
         write_json(data, path)
-        write_section(section, body)
-        print(f"\nwrote {path} and the {section} section of benchmarks/RESULTS.md")
+        page = write_page(section, body, path, directory)
+        print(f"\nwrote {path} and {page}")
+        index = directory.parent / RESULTS_MD.name
+        if index.exists() and f"results/{page.name}" not in index.read_text(encoding="utf-8"):
+            print(f"{page.name} is a new page: add a line for it to {index}")
 
 
 def _cpu_model() -> str:

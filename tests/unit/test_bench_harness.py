@@ -1,5 +1,5 @@
-"""The benchmark harness's pure parts: RESULTS.md sections, the JSON and Markdown of a run, the
-corpus slicer and the Zipf generator (no Spark, nothing timed)."""
+"""The benchmark harness's pure parts: a run's page and JSON, the Markdown of each benchmark,
+the corpus slicer and the Zipf generator (no Spark, nothing timed)."""
 
 from __future__ import annotations
 
@@ -12,59 +12,65 @@ import numpy as np
 import pytest
 
 from benchmarks.corpus import slice_corpus, word_name, zipf_corpus, zipf_ids
-from benchmarks.results import markers, replace_section, write_json, write_section
+from benchmarks.results import check_name, page_text, publish, write_json, write_page
 
 pytest.importorskip("psutil")
 
-DOC = "# Results\n\nhand-written text\n\n## Later\n\nmore text\n"
+
+def test_a_page_is_written_whole_and_a_new_run_replaces_it(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    path = write_page("bench", "# Old run\n\n| a |\n", results / "bench.json", results)
+    assert path == results / "bench.md"
+    assert path.read_text() == page_text("# Old run\n\n| a |", results / "bench.json", results)
+    write_page("bench", "# New run\n", results / "bench.json", results)
+    text = path.read_text()
+    assert text.startswith("# New run\n\n---\n\n") and "Old run" not in text
+    assert text.endswith("All results: [benchmarks/RESULTS.md](../RESULTS.md).\n")
 
 
-def test_a_missing_section_is_appended_and_the_rest_kept() -> None:
-    out = replace_section(DOC, "bench", "| a |\n")
-    start, end = markers("bench")
-    assert out.startswith(DOC)
-    assert out == DOC + f"\n{start}\n| a |\n{end}\n"
+def test_pages_of_other_names_do_not_touch_each_other(tmp_path: Path) -> None:
+    write_page("bench", "full", directory=tmp_path)
+    write_page("bench-quick", "quick", directory=tmp_path)
+    write_page("bench-quick", "quick 2", directory=tmp_path)
+    assert (tmp_path / "bench.md").read_text().startswith("full\n")
+    assert (tmp_path / "bench-quick.md").read_text().startswith("quick 2\n")
 
 
-def test_a_section_is_replaced_in_place_and_nothing_else_changes() -> None:
-    first = replace_section(DOC, "bench", "old table")
-    middle = first + "\ntext after the section\n"
-    again = replace_section(middle, "bench", "new table")
-    assert "old table" not in again
-    assert again == middle.replace("old table", "new table")
-    assert again.count(markers("bench")[0]) == 1
+def test_the_footer_links_the_json_beside_the_page_and_names_one_elsewhere(tmp_path: Path
+                                                                           ) -> None:
+    results = tmp_path / "results"
+    beside = page_text("body", results / "memory.json", results)
+    assert "from [`memory.json`](memory.json);" in beside
+    elsewhere = page_text("body", tmp_path / "mem.json", results)
+    assert f"from `{tmp_path / 'mem.json'}`;" in elsewhere and "](mem.json)" not in elsewhere
+    assert "Written by the run that measured it;" in page_text("body", None, results)
 
 
-def test_sections_do_not_touch_each_other() -> None:
-    text = replace_section(replace_section(DOC, "bench", "full"), "bench-quick", "quick")
-    text = replace_section(text, "bench-quick", "quick 2")
-    assert "full" in text and "quick 2" in text and "\nquick\n" not in text
-    assert text.index(markers("bench")[0]) < text.index(markers("bench-quick")[0])
+def test_page_names_are_checked() -> None:
+    assert check_name("partitions-text8-shuffled") == "partitions-text8-shuffled"
+    for bad in ("no spaces allowed", "../RESULTS", "", "a/b"):
+        with pytest.raises(ValueError, match="page name"):
+            check_name(bad)
 
 
-def test_markers_quoted_in_prose_are_text() -> None:
-    start, end = markers("bench")
-    prose = f"Generated between `{start}` and `{end}`.\n\n# Results\n"
-    out = replace_section(prose, "bench", "table")
-    assert out.startswith(prose)
-    assert out.endswith(f"{start}\ntable\n{end}\n")
-    assert replace_section(out, "bench", "new") == out.replace("table", "new")
-
-
-def test_broken_markers_are_an_error() -> None:
-    start, end = markers("bench")
-    with pytest.raises(ValueError, match="broken"):
-        replace_section(f"{end}\nx\n{start}\n", "bench", "y")
-    with pytest.raises(ValueError, match="section name"):
-        markers("no spaces allowed")
-
-
-def test_write_section_creates_and_rewrites_a_file(tmp_path: Path) -> None:
-    path = tmp_path / "RESULTS.md"
-    write_section("memory", "one", path)
-    path.write_text(path.read_text() + "tail\n")
-    write_section("memory", "two", path)
-    assert path.read_text() == f"{markers('memory')[0]}\ntwo\n{markers('memory')[1]}\ntail\n"
+def test_publish_writes_the_json_and_the_page_of_a_run(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    results = tmp_path / "results"
+    (tmp_path / "RESULTS.md").write_text("- [memory](results/memory.md)\n")
+    publish("memory", {"runs": [1]}, "# Memory\n", None, False, results)
+    assert not results.exists()
+    publish("memory", {"runs": [1]}, "# Memory\n", None, True, results)
+    assert json.loads((results / "memory.json").read_text()) == {"runs": [1]}
+    assert (results / "memory.md").read_text() == page_text(
+        "# Memory", results / "memory.json", results)
+    assert "new page" not in capsys.readouterr().out
+    publish("memory-1m", {"runs": [2]}, "# Memory, 1M\n", None, True, results)
+    assert "memory-1m.md is a new page" in capsys.readouterr().out
+    other = tmp_path / "elsewhere" / "m.json"
+    publish("memory", {"runs": [3]}, "# Memory\n", other, True, results)
+    assert json.loads(other.read_text()) == {"runs": [3]}
+    assert f"`{other}`" in (results / "memory.md").read_text()
 
 
 def _result(system: str, total: float, train: float, analogy: float) -> dict[str, Any]:
@@ -146,7 +152,7 @@ def test_a_config_of_our_own_is_named_and_counted_with_its_epochs() -> None:
     data["ours_configs"] = ["conf/fast.toml"]
     data["ours_hyperparameters"] = {**data["hyperparameters"], "epochs": 3, "sample": 1e-4}
     text = markdown(data)
-    assert text.startswith("## Side by side: w2v_spark with `conf/fast.toml`, gensim and Spark")
+    assert text.startswith("# Side by side: w2v_spark with `conf/fast.toml`, gensim and Spark")
     assert ("**w2v_spark alone runs with `conf/fast.toml` on top** (of those hyperparameters it "
             "changes epochs 3, sample 0.0001); gensim and MLlib keep the shared ones.") in text
     assert section_name(False, [Path("conf/fast.toml")]) == "bench-fast"
@@ -276,6 +282,7 @@ def test_partitions_report_of_an_mllib_only_run() -> None:
         "date": "today", "command": "python -m benchmarks.partitions --mllib-only",
     }
     text = markdown(data)
+    assert text.startswith("# Partitions: Spark MLlib alone, whole corpus, 5 epochs, P = 8\n")
     assert "MLlib only (`--mllib-only`)" in text
     assert "Tokenize" not in text
     assert "| 8 | MLlib | — | 0.025 | — | 500 | 534 | — | — | 31.0% | 0.600 | 0.550 |" in text
@@ -300,6 +307,54 @@ def test_partition_grid_variants_carry_their_own_scaling() -> None:
             "mllib": []}
     assert "25.0% · 0.500 · 20 s" in "\n".join(pivot(data, "mean/inv-sqrt-p"))
     assert "20 s" not in "\n".join(pivot(data, "mean"))
+
+
+def test_partition_grids_are_titled_by_what_they_measured() -> None:
+    from benchmarks.partitions_report import title
+
+    quality = {"analogy_accuracy": 0.25, "ws353_spearman": 0.5, "men_spearman": 0.4}
+    row = {"num_partitions": 2, "syncs_per_epoch": 4, "merge": "mean", "quality": quality}
+    data = {"corpus_tokens_limit": 4_000_000, "hyperparameters": {"epochs": 2}, "mllib": [],
+            "ours": [{**row, "variant": "mean"}, {**row, "num_partitions": 8, "variant": "mean"},
+                     {**row, "variant": "mean/inv-sqrt-p"}]}
+    assert title(data) == ("# Partitions and sync rounds: first 4,000,000 tokens, 2 epochs, "
+                           "P = 2, 8, syncs 4, merges `mean`, `mean/inv-sqrt-p`")
+    data["corpus_tokens_limit"], data["ours"] = None, data["ours"][:1]
+    assert title(data) == ("# Partitions and sync rounds: whole corpus, 2 epochs, P = 2, "
+                           "syncs 4, merge `mean`")
+
+
+def test_memory_page_puts_the_current_bounds_beside_the_peaks() -> None:
+    """The estimates come from the formulas the train stage checks, not from the JSON, which
+    holds those of the day of the run."""
+    from benchmarks.memory_report import markdown
+    from w2v_spark.spark.memory import estimate
+
+    memory = {"worker_max_hwm_mb": 2_062.0, "driver_python_hwm_mb": 2_885.0,
+              "jvm_hwm_mb": 7_777.0, "total_mb": 13_208.0}
+    old = {"worker_mb": 1.0, "driver_mb": 1.0}
+    runs = [{"vocab_asked": 10_000, "words": 10_000, "vector_size": 50, "estimates": old,
+             "tokens": 100_000, "pairs": 500_000, "total_seconds": 70.0,
+             "memory": {**memory, "worker_max_hwm_mb": 164.0, "driver_python_hwm_mb": 184.0}},
+            {"vocab_asked": 1_000_000, "words": 1_000_000, "vector_size": 50, "estimates": old,
+             "tokens": 10_000_000, "pairs": 56_000_000, "total_seconds": 302.0,
+             "memory": memory},
+            {"vocab_asked": 1_000_000, "vector_size": 300, "estimates": old,
+             "skipped": "the estimate exceeds 60% of this machine's RAM"}]
+    data = {"runs": runs, "quick": False, "extra_per_word": 5, "cores": 2, "partitions": 2,
+            "overrides": ["train.epochs=1"],
+            "machine": {"cores": 2, "cpu": "x", "ram_gb": 24, "os": "y"},
+            "versions": dict.fromkeys(["python", "java", "pyspark", "numpy", "pyarrow",
+                                       "gensim"], "1"),
+            "date": "today", "command": "python -m benchmarks.memory"}
+    text = markdown(data)
+    assert text.startswith("# Memory against vocabulary size and vector_size: "
+                           "V = 10,000, 1,000,000; d = 50, 300\n")
+    big = estimate(1_000_000, 50, 2, local=True)
+    worker, driver = big.worker_python / 2**20, big.driver_python / 2**20
+    assert (f"| 1,000,000 | 50 | 10,000,000 | 56,000,000 | 302 | 2,062 | +1,898 | "
+            f"{worker:,.0f} | 2,885 | +2,701 | {driver:,.0f} | 7,777 | 13,208 |") in text
+    assert f"{estimate(1_000_000, 300, 2, local=True).worker_python / 2**20:,.0f}" in text
 
 
 def _item_result(seed: int | None, ours: float, gensim: float | None,
