@@ -63,8 +63,9 @@ def test_driver_heap() -> None:
 
 
 def test_driver_heap_in_local_mode_as_measured() -> None:
-    """V = 1,000,000, d = 50, P = 2 ran out of heap with a 4g driver and finished with 6g
-    (benchmarks/RESULTS.md, "Memory"): refused at 4g, accepted at 6g."""
+    """The driver heaps of the two local-mode runs that bracket the JVM bound (V = 1,000,000,
+    d = 50, P = 2; docs/operations.md, "Memory"): the one that ran out of heap is refused, the
+    one that finished is accepted."""
     settings = {"spark.driver.maxResultSize": "0"}
     with pytest.raises(ModelTooLargeError,
                        match=r"4\.10 GiB for \(8 \+ 40·P\)·V·d bytes in the driver JVM, which "
@@ -75,8 +76,9 @@ def test_driver_heap_in_local_mode_as_measured() -> None:
 
 
 def test_estimates_bound_the_measured_peaks() -> None:
-    """Peaks above the fixed cost with V = 1,000,000 and P = 2 (benchmarks/RESULTS.md, "Memory"
-    and its V = 1,000,000 run), in MiB: a training worker and the Python driver."""
+    """The estimates bound, within a tenth, the peaks less the fixed cost of a training worker
+    and the Python driver with V = 1,000,000 and P = 2, in MiB: the "above base" columns of
+    benchmarks/results/memory.md (d = 50) and benchmarks/results/memory-1m.md (d = 100)."""
     measured = {50: (1_898, 2_701), 100: (3_728, 4_973)}
     for dim, (worker, driver) in measured.items():
         est = estimate(1_000_000, dim, 2, local=True)

@@ -2,21 +2,20 @@
 and the Spark memory settings, checked before training starts.
 
 With ``V`` words and ``d = vector_size`` the model is two ``V x d`` float32 matrices, ``8·V·d``
-bytes; every figure below is an upper bound in units of ``V·d`` (all rows touched), checked
-against the peaks measured with V = 1,000,000 at d = 50 and 100 (benchmarks/RESULTS.md,
-"Memory"):
+bytes; every figure below is an upper bound in units of ``V·d`` (all rows touched), set just
+above the peaks measured with a 1,000,000-word vocabulary (benchmarks/results/memory.md and
+benchmarks/results/memory-1m.md):
 
 * a training task's Python worker holds the broadcast model, its own copy and the rows it
-  sends back: ``40·V·d`` (measured: 39 to 40);
+  sends back: ``40·V·d``;
 * the driver JVM holds the broadcast (``8·V·d``) and the rows all ``P`` tasks send back
   (``8·P·V·d``), which Spark also counts against ``spark.driver.maxResultSize``; in local mode
   the tasks' side of the transfer is in the same JVM too (the Arrow batches from the Python
   workers, the serialized task results, the copies on their way to the driver's Python), and
-  ``(8 + 40·P)·V·d`` is what was measured to be needed: with V = 1,000,000 and d = 50 at P = 2
-  a 4g driver ran out of heap while collecting a round and a 6g one finished;
+  the bound is ``(8 + 40·P)·V·d``, between a local-mode driver heap that ran out while
+  collecting a round and one that finished (docs/operations.md, "Memory");
 * the driver's Python process holds the model, the merge buffers and the collected rows:
-  ``(16 + 16·P)·V·d``, plus 512 bytes per word for the vocabulary (measured at P = 2:
-  ``47.6·V·d`` and 450 bytes per word);
+  ``(16 + 16·P)·V·d``, plus 512 bytes per word for the vocabulary;
 * an executor JVM keeps the broadcast model (``8·V·d``).
 """
 
