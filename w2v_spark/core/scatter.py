@@ -97,8 +97,8 @@ class ScatterPlan:
 def scatter_add_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
     """Add ``values[i]`` to ``target[index[i]]`` for every i, summing duplicates.
 
-    Equivalent to ``np.add.at(target, index, values)`` but several times faster (one
-    :class:`ScatterPlan`).
+    Equivalent to ``np.add.at(target, index, values)``, which is correct but slow, through one
+    :class:`ScatterPlan`.
 
     Args:
         target: (V, d) array, updated in place.
@@ -118,8 +118,8 @@ def _offsets(sizes: np.ndarray) -> np.ndarray:
 
 def _add_to_rows(target: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     """``target[rows] += values`` for (m,) distinct ``rows`` and (m, d) ``values``, which it
-    overwrites. Rows are gathered with ``np.take``, which copies whole rows and costs about
-    half of fancy indexing."""
+    overwrites. Rows are gathered with ``np.take``, which copies whole rows and is faster than
+    fancy indexing."""
     values += np.take(target, rows, axis=0)
     target[rows] = values
 
