@@ -180,10 +180,9 @@ def should_spread(lines: DataFrame, line_count: int, partitions: int) -> bool:
     """Whether :func:`tokenize_lines` should spread ``lines`` (``line_count`` of them).
 
     Yes when the input has fewer partitions than the tokenizer (a gzip file is one partition)
-    and enough lines for the hash to share them out. On 2 cores, tokenizing and writing the
-    per-article text8 gzip (6,352 lines, 100 MB) took 19.6 s spread against 24.1 s; the
-    single-line text8 took 29.6 s against 22.1 s, the shuffle of its one 100 MB row costing
-    more than it could save.
+    and enough lines for the hash to share them out. Timed on 2 cores, spreading made tokenizing
+    and writing text8 cut into one line per article faster, and the single-line text8 slower:
+    the shuffle of its one very long row cost more than it saved.
     """
     if lines.rdd.getNumPartitions() >= partitions:
         return False
