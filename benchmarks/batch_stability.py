@@ -57,7 +57,7 @@ def main() -> None:
         for seed in args.seeds:
             rng = np.random.default_rng(1)
             # word2vec's ±0.5/d start, not Model.initial's ±1/d: the held-out losses in
-            # benchmarks/RESULTS.md were measured with it and stay comparable.
+            # benchmarks/results/batch-stability.md were measured with it and stay comparable.
             w_in = (rng.random((counts.size, args.dim), dtype=np.float32) - 0.5) / args.dim
             w_out = np.zeros_like(w_in)
             trainer = SliceTrainer(w_in, w_out, sampler, np.random.default_rng(seed),

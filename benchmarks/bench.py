@@ -11,10 +11,11 @@ config (``train.num_partitions`` = N); gensim trains skip-gram with ``workers`` 
 its own ``local[N]`` session with ``numPartitions`` = N; all with the same hyperparameters,
 except that ``--ours-config`` layers a config file on this project's alone (the peers keep the
 shared settings, so the run compares, say, ``conf/fast.toml`` with gensim as it is usually run).
-Every embeddings table is scored by :func:`benchmarks.evaluate.score`. The results go to a JSON
-file and to a marked section of ``benchmarks/RESULTS.md`` (``bench``; ``bench-quick`` for
-``--quick``, so a smoke run never replaces the full results; ``bench-fast`` with
-``--ours-config conf/fast.toml``).
+Every embeddings table is scored by :func:`benchmarks.evaluate.score`. The results go to the
+page ``benchmarks/results/NAME.md`` and the JSON file ``benchmarks/results/NAME.json`` (or
+``--json``), replacing those of the last run of the same name: ``bench``, ``bench-quick`` for
+``--quick`` (so a smoke run never replaces the full results), ``bench-fast`` with
+``--ours-config conf/fast.toml``.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                         "hyperparameters"),
     p.add_argument("--json", type=Path, default=None, help="where to write the JSON result")
     p.add_argument("--no-write", action="store_true",
-                   help="print the Markdown section; write neither RESULTS.md nor JSON")
+                   help="print the Markdown page; write neither the page nor the JSON")
     p.add_argument("--workdir", type=Path, default=None,
                    help="keep the runs' tables in this directory (default: a temporary "
                         "directory, removed at the end)")
@@ -97,8 +98,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def section_name(quick: bool, ours_configs: Sequence[Path] = ()) -> str:
-    """The RESULTS.md section (and the default vectors folder) of a run: ``bench``, with
-    ``-NAME`` for each config file of this project's alone (``bench-fast`` for
+    """The name of a run's page in benchmarks/results/ (and of its default vectors folder):
+    ``bench``, with ``-NAME`` for each config file of this project's alone (``bench-fast`` for
     ``conf/fast.toml``), then ``-quick`` for a quick run."""
     name = "-".join(["bench", *(Path(p).stem for p in ours_configs)])
     return f"{name}-quick" if quick else name
@@ -164,7 +165,7 @@ def keep_vectors(emb: Embeddings, dest: Path) -> Path:
 
 def repo_relative(path: Path) -> str:
     """``path`` relative to the repository when inside it or beside it (as the shared data
-    is), else absolute: how RESULTS.md names files."""
+    is), else absolute: how the results pages name files."""
     return os.path.relpath(path.resolve(), REPO)
 
 
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"bench: {exc}") from None
     if args.vectors is not None:
         # Every system's folder goes, not only this run's systems': all vectors left in the
-        # folder are then this run's, the ones its RESULTS section scores.
+        # folder are then this run's, the ones its results page scores.
         for system in SYSTEMS:
             shutil.rmtree(args.vectors / system, ignore_errors=True)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="w2v-bench-"))

@@ -72,7 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--workdir", type=Path, default=None)
     p.add_argument("--section", default=None,
-                   help="RESULTS.md section to write (default memory, or memory-quick)")
+                   help="name of the page benchmarks/results/NAME.md and its JSON to write "
+                        "(default memory, or memory-quick)")
     args = p.parse_args(argv)
     defaults = QUICK if args.quick else FULL
     args.vocab = sorted({int(v) for v in (args.vocab or defaults["vocab"]).split(",")})

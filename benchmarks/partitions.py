@@ -13,8 +13,9 @@ configuration the train and export stages run, and the embeddings are scored by
 :func:`benchmarks.evaluate.score`. ``--lr-scale`` multiplies ``alpha`` and ``min_alpha`` by a
 function of P (``p``, ``sqrt-p``, ``inv-p``, ``inv-sqrt-p``), on top of what ``merge`` does;
 a ``--merges`` entry ``merge/scale`` sets the scaling for that entry alone.
-Results go to the ``partitions`` section of ``benchmarks/RESULTS.md`` (``partitions-quick`` for
-``--quick``) and to a JSON file.
+Results go to the page ``benchmarks/results/NAME.md`` and the JSON file beside it (or
+``--json``), replacing those of the last run of the same name: ``partitions``,
+``partitions-quick`` for ``--quick``, or what ``--section`` says.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--section", default=None,
-                   help="RESULTS.md section to write (default partitions, or partitions-quick)")
+                   help="name of the page benchmarks/results/NAME.md and its JSON to write "
+                        "(default partitions, or partitions-quick)")
     p.add_argument("--workdir", type=Path, default=None,
                    help="keep the tables in this directory (default: a temporary one)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
