@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from tests.extras import extra
+from w2v_spark.core.ranking import unit_rows
 from w2v_spark.errors import W2VError, WordNotInVocabularyError
-from w2v_spark.vectors.similarity import Embeddings, unit_vector
+from w2v_spark.vectors.similarity import Embeddings
 
 
 def _random_embeddings(v: int = 400, d: int = 16, seed: int = 0) -> Embeddings:
@@ -170,7 +171,7 @@ def test_zero_vector_gives_no_nan() -> None:
     assert dict(result)["zero"] == 0.0
     assert all(math.isfinite(s) for _, s in emb.most_similar("zero", topn=3))
     assert all(math.isfinite(s) for _, s in emb.most_similar_cosmul("a", topn=3))
-    assert (unit_vector(np.zeros(4, dtype=np.float32)) == 0).all()
+    assert (unit_rows(np.zeros(4, dtype=np.float32)) == 0).all()
 
 
 def test_similarity_is_cosine() -> None:
@@ -285,4 +286,4 @@ def test_unit_vector_matches_gensim_unitvec() -> None:
         np.float32
     )
     for vec in vectors:
-        assert np.array_equal(unit_vector(vec), matutils.unitvec(vec))
+        assert np.array_equal(unit_rows(vec), matutils.unitvec(vec))

@@ -41,9 +41,10 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from w2v_spark.core.ranking import merge_top_k, top_k, unit_rows
 from w2v_spark.errors import InputError, SchemaError, WordNotInVocabularyError
 
-__all__ = ["nearest_neighbors"]
+__all__ = ["block_top_k", "merge_top_k", "nearest_neighbors", "unit_rows"]
 
 #: Candidate blocks scored by one task against its query block.
 _CANDIDATE_BLOCKS_PER_TASK = 8
@@ -79,21 +80,6 @@ _PARTIAL_SCHEMA = StructType(
 
 # ---------------------------------------------------------------------------------------------
 # executor functions (shipped with functools.partial)
-
-
-def unit_rows(vectors: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
-    """Rows scaled to unit length (norm computed in float64), zero rows left zero.
-
-    Args:
-        vectors: shape ``(n, d)``.
-
-    Returns:
-        shape ``(n, d)`` float32.
-    """
-    x = np.asarray(vectors, dtype=np.float64)
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
-    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0.0)
-    return (x * scale[:, None]).astype(np.float32)
 
 
 def _pack_blocks(
@@ -159,44 +145,13 @@ def block_top_k(
         scores, shape ``(m, kk)`` float64 with ``kk = min(k, n)``, best first (``-inf`` where
         fewer than ``kk`` candidates exist), and the keys, shape ``(m, kk)``.
     """
-    m, n = q_units.shape[0], c_units.shape[0]
-    kk = min(k, n)
+    n = c_units.shape[0]
     scores = q_units.astype(np.float64) @ c_units.astype(np.float64).T
     pos = np.searchsorted(c_keys, q_keys)
     found = (pos < n) & (c_keys[np.minimum(pos, n - 1)] == q_keys)
     scores[np.flatnonzero(found), pos[found]] = -np.inf
-    kth = -np.partition(-scores, kk - 1, axis=1)[:, kk - 1]
-    above = scores > kth[:, None]
-    tied = scores == kth[:, None]
-    need = kk - above.sum(axis=1)
-    chosen = above | (tied & (np.cumsum(tied, axis=1) <= need[:, None]))
-    cols = np.nonzero(chosen)[1].reshape(m, kk)
-    top = np.take_along_axis(scores, cols, axis=1)
-    order = np.lexsort((cols, -top), axis=-1)
-    best = np.take_along_axis(cols, order, axis=1)
-    return np.take_along_axis(top, order, axis=1), c_keys[best]
-
-
-def merge_top_k(
-    scores_a: npt.NDArray[np.float64],
-    keys_a: npt.NDArray[np.str_],
-    scores_b: npt.NDArray[np.float64],
-    keys_b: npt.NDArray[np.str_],
-    k: int,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.str_]]:
-    """Merge two per-row candidate lists, keeping the best ``k`` by (score desc, key asc).
-
-    Args:
-        scores_a, keys_a: shape ``(m, ka)``.
-        scores_b, keys_b: shape ``(m, kb)``.
-
-    Returns:
-        shape ``(m, min(k, ka + kb))`` scores and keys, best first.
-    """
-    scores = np.concatenate([scores_a, scores_b], axis=1)
-    keys = np.concatenate([keys_a.astype(np.str_), keys_b.astype(np.str_)], axis=1)
-    order = np.lexsort((keys, -scores), axis=-1)[:, :k]
-    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(keys, order, axis=1)
+    top, cols = top_k(scores, k)
+    return top, c_keys[cols]
 
 
 def _unpack(keys: list[str], dim: int, units: bytes) -> tuple[npt.NDArray[np.str_],

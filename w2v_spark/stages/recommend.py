@@ -222,12 +222,14 @@ def _score_blocks(batches: Iterator[pa.RecordBatch], *, k: int) -> Iterator[pa.R
             seen = np.frombuffer(row["seen"], dtype=np.int32)
             scores = queries @ items.T  # (b_users, b_items)
             scores[exclusion_mask(scores.shape, ids, offsets, seen)] = -np.inf
-            rows, best, values = top_k(scores, ids, k)
-            if rows.size == 0:
+            top, cols = top_k(scores, k)  # the ids are sorted: ties go to the lower id
+            valid = top > -np.inf
+            if not valid.any():
                 continue
+            rows = np.nonzero(valid)[0]
             yield pa.RecordBatch.from_arrays(
-                [users.take(pa.array(rows)), pa.array(best, pa.int32()),
-                 pa.array(values.astype(np.float32), pa.float32())],
+                [users.take(pa.array(rows)), pa.array(ids[cols[valid]], pa.int32()),
+                 pa.array(top[valid].astype(np.float32), pa.float32())],
                 names=["user", "word_id", "score"],
             )
 

@@ -36,8 +36,9 @@ from typing import IO, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from w2v_spark.core.ranking import top_k, unit_rows
 from w2v_spark.errors import InputError
-from w2v_spark.vectors.similarity import Embeddings, combine_unit_rows, unit_vector
+from w2v_spark.vectors.similarity import Embeddings, combine_unit_rows
 
 __all__ = [
     "AnalogyResult",
@@ -58,9 +59,6 @@ Question = tuple[str, str, str, str]
 
 _ANALOGY_CANDIDATES = 5
 """gensim asks ``most_similar`` for this many answers and takes the first acceptable one."""
-
-_BLOCK = 64
-"""Columns per block in the blockwise top-k of :func:`_rows_top_k`."""
 
 
 @dataclass
@@ -456,52 +454,9 @@ def _exact_candidates(
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         dists = np.dot(emb.vectors[:limit], np.ascontiguousarray(query)) / emb.norms[:limit]
-    topn = _ANALOGY_CANDIDATES + len(exclude)
-    x = -dists
-    if topn >= x.size:
-        best = np.argsort(x)[:topn]
-    else:
-        most = np.argpartition(x, topn)[:topn]
-        best = most.take(np.argsort(x.take(most)))
+    _, best = top_k(dists[None, :], _ANALOGY_CANDIDATES + len(exclude), ties="gensim")
     excluded = set(exclude)
-    return [int(j) for j in best if int(j) not in excluded][:_ANALOGY_CANDIDATES]
-
-
-def _rows_top_k(
-    scores: npt.NDArray[np.float32], k: int
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-    """The ``k`` largest entries of every row, best first.
-
-    The columns of a row are dealt into ``n / _BLOCK`` groups of ``_BLOCK`` columns (column
-    ``t * G + g`` goes to group ``g``); the ``k`` largest entries lie in the ``k`` groups with
-    the largest maxima, so only those groups are searched. Equal scores come out in column
-    order, except that which of several entries tied for the ``k``-th place is kept is
-    unspecified.
-
-    Args:
-        scores: shape ``(b, n)`` with ``n`` a multiple of ``_BLOCK``.
-        k: how many per row, ``k <= n``.
-
-    Returns:
-        column indices, shape ``(b, k)``, and their scores, shape ``(b, k)``.
-    """
-    b, n = scores.shape
-    n_groups = n // _BLOCK
-    if n_groups > k:
-        dealt = scores.reshape(b, _BLOCK, n_groups)
-        group_max = np.maximum.reduce(dealt, axis=1)
-        best = np.argpartition(-group_max, k - 1, axis=1)[:, :k]
-        vals = dealt[np.arange(b)[:, None], :, best].reshape(b, k * _BLOCK)
-        cols = (best[:, :, None] + np.arange(_BLOCK) * n_groups).reshape(b, k * _BLOCK)
-    else:
-        vals = scores
-        cols = np.broadcast_to(np.arange(n), (b, n))
-    if vals.shape[1] > k:
-        part = np.argpartition(-vals, k - 1, axis=1)[:, :k]
-        vals = np.take_along_axis(vals, part, axis=1)
-        cols = np.take_along_axis(cols, part, axis=1)
-    order = np.lexsort((cols, -vals), axis=-1)
-    return np.take_along_axis(cols, order, axis=1), np.take_along_axis(vals, order, axis=1)
+    return [int(j) for j in best[0] if int(j) not in excluded][:_ANALOGY_CANDIDATES]
 
 
 def _predict(
@@ -528,18 +483,14 @@ def _predict(
     d = emb.vector_size
     words = emb.words
     normalized = emb.normalized
-    padded = -(-limit // _BLOCK) * _BLOCK
-    cand = np.zeros((padded, d), dtype=np.float32)
-    cand[:limit] = normalized[:limit]
-    dead = np.concatenate(
-        [np.flatnonzero(emb.norms[:limit] == 0), np.arange(limit, padded)]
-    ).astype(np.intp)
+    cand = normalized[:limit]
+    dead = np.flatnonzero(emb.norms[:limit] == 0)
     keep = _ANALOGY_CANDIDATES + 1
     # Largest difference between a batched score and gensim's gemv score: the float32
     # rounding error of a length-d dot product of unit vectors, taken twice, plus slack.
     tol = (4.0 * d + 16.0) * 2.0**-24
     if batch_size is None:
-        batch_size = max(1, min(1024, (1 << 24) // padded))
+        batch_size = max(1, min(1024, (1 << 24) // limit))
     weights = (1.0, 1.0, -1.0)
     for start in range(0, n, batch_size):
         block = rows[start : start + batch_size]
@@ -554,7 +505,7 @@ def _predict(
             scores[r, block[:, col]] = -np.inf
         if dead.size:
             scores[:, dead] = -np.inf
-        top_idx, top_val = _rows_top_k(scores, keep)
+        top_val, top_idx = top_k(scores, keep)
         pairs = zip(top_idx.tolist(), top_val.tolist(), strict=True)
         for i, (idx_row, val_row) in enumerate(pairs):
             q = start + i
@@ -675,7 +626,7 @@ def evaluate_word_pairs(
 
     def unit(row: int) -> npt.NDArray[np.float32]:
         if row not in units:
-            units[row] = unit_vector(emb.vectors[row])
+            units[row] = unit_rows(emb.vectors[row])
         return units[row]
 
     gold: list[float] = []

@@ -19,31 +19,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from w2v_spark.core.ranking import top_k, unit_rows
 from w2v_spark.errors import VectorFormatError, WordNotInVocabularyError
 from w2v_spark.io.formats import read_vectors, write_vectors
 
-__all__ = ["Embeddings", "unit_vector"]
+__all__ = ["Embeddings"]
 
 FloatArray = npt.NDArray[np.float32]
-
-
-def unit_vector(vec: npt.NDArray[np.floating]) -> FloatArray:
-    """Scale one vector to unit L2 length the way ``gensim.matutils.unitvec`` does.
-
-    The norm and the scaling are computed in float64 and the result is rounded to float32 once,
-    which reproduces gensim's ``dnrm2``/``dscal`` path. A zero vector is returned unchanged.
-
-    Args:
-        vec: shape ``(d,)``, any float dtype.
-
-    Returns:
-        shape ``(d,)`` float32.
-    """
-    x64 = np.asarray(vec, dtype=np.float64)
-    length = float(np.sqrt(np.dot(x64, x64)))
-    if length > 0.0:
-        return (x64 * (1.0 / length)).astype(np.float32)
-    return np.asarray(vec, dtype=np.float32).copy()
 
 
 def combine_unit_rows(units: npt.NDArray[np.float32], weights: Sequence[float]) -> FloatArray:
@@ -74,9 +56,7 @@ def combine_unit_rows(units: npt.NDArray[np.float32], weights: Sequence[float]) 
     mean = acc.astype(np.float64)
     if total > 0.0:
         mean = mean / total
-    length = np.sqrt(np.einsum("ij,ij->i", mean, mean))
-    scale = np.divide(1.0, length, out=np.ones_like(length), where=length > 0.0)
-    return np.ascontiguousarray((mean * scale[:, None]).astype(np.float32))
+    return unit_rows(mean)
 
 
 def _as_word_list(value: str | Sequence[str] | None) -> list[str]:
@@ -86,33 +66,6 @@ def _as_word_list(value: str | Sequence[str] | None) -> list[str]:
     if isinstance(value, str):
         return [value]
     return list(value)
-
-
-def _top_indices(scores: npt.NDArray[np.floating], topn: int) -> npt.NDArray[np.intp]:
-    """Indices of the ``topn`` largest scores, best first, ties broken by the lower index.
-
-    Uses ``np.argpartition`` and sorts only the selected ``topn`` entries.
-
-    Args:
-        scores: shape ``(n,)``; entries equal to ``-inf`` are never returned.
-        topn: how many to return at most.
-
-    Returns:
-        shape ``(m,)`` with ``m <= topn``.
-    """
-    n = scores.shape[0]
-    available = int(np.count_nonzero(scores > -np.inf))
-    k = min(topn, available)
-    if k <= 0:
-        return np.empty(0, dtype=np.intp)
-    if k < n:
-        part = np.argpartition(-scores, k - 1)[:k]
-        # Everything tied with the k-th best competes, so that ties go to the lower index.
-        part = np.flatnonzero(scores >= scores[part].min())
-    else:
-        part = np.arange(n, dtype=np.intp)
-    order = np.lexsort((part, -scores[part]))
-    return part[order][:k]
 
 
 class Embeddings:
@@ -272,12 +225,11 @@ class Embeddings:
     def normalized(self) -> FloatArray:
         """Rows scaled to unit length, shape ``(V, d)`` float32, computed once.
 
-        Zero rows stay zero (no NaN).
+        In float32, dividing by :attr:`norms`, as gensim's ``get_normed_vectors``; zero rows
+        stay zero (no NaN).
         """
         if self._normalized is None:
-            norms = self.norms
-            out = np.zeros_like(self.vectors)
-            np.divide(self.vectors, norms[:, None], out=out, where=norms[:, None] > 0)
+            out = unit_rows(self.vectors, precision="float32")
             out.setflags(write=False)
             self._normalized = out
         return self._normalized
@@ -298,7 +250,7 @@ class Embeddings:
         """Cosine similarity of two words (0.0 when either vector is zero)."""
         va = self.vectors[self.word_index(a)]
         vb = self.vectors[self.word_index(b)]
-        return float(np.dot(unit_vector(va), unit_vector(vb)))
+        return float(np.dot(unit_rows(va), unit_rows(vb)))
 
     def _restrict(self, restrict_vocab: int | None) -> int:
         """Number of leading rows searched by a query."""
@@ -336,7 +288,8 @@ class Embeddings:
         masked = np.array(scores, copy=True)
         excl = [i for i in exclude if i < masked.shape[0]]
         masked[excl] = -np.inf
-        best = _top_indices(masked, topn)
+        values, cols = top_k(masked[None, :], topn)
+        best = cols[0][values[0] > -np.inf]
         return [(self.words[int(i)], float(scores[int(i)])) for i in best]
 
     def most_similar(
@@ -425,7 +378,7 @@ class Embeddings:
             raise ValueError("cannot select a word from an empty list")
         rows = np.asarray([self.word_index(w) for w in word_list], dtype=np.intp)
         units = self.normalized[rows]
-        mean = unit_vector(units.mean(axis=0, dtype=np.float64))
+        mean = unit_rows(units.mean(axis=0, dtype=np.float64))
         dists = units @ mean
         return word_list[int(np.argmin(dists))]
 
