@@ -1,4 +1,9 @@
-"""The schema of every table the pipeline writes, and the names of its tables and columns."""
+"""The schema of every table the pipeline writes or passes between its tasks, and the names of
+its tables.
+
+Each schema is declared once, as a Spark ``StructType``; where a task builds the same rows with
+pyarrow, its Arrow form is derived by :func:`arrow_schema`.
+"""
 
 from __future__ import annotations
 
@@ -68,6 +73,14 @@ PAIRS_SCHEMA = StructType(
         StructField("context", BinaryType(), False),
     ]
 )
+#: The pairs stage's rows as its tasks emit them: ``shard`` becomes the ``shard=`` directory.
+PAIRS_OUT_SCHEMA = StructType([*PAIRS_SCHEMA.fields, StructField("shard", IntegerType(), False)])
+
+#: The vocabulary stage's offsets: the words of each ``count`` get ids from ``before`` on.
+VOCAB_OFFSETS_SCHEMA = StructType(
+    [StructField("count", LongType(), True), StructField("before", LongType(), True)]
+)
+
 #: A model checkpoint: consecutive blocks of rows of the input and output matrices as raw
 #: little-endian float32, ``rows x dim`` each, rows ``start .. start + rows - 1``.
 MODEL_SCHEMA = StructType(
@@ -178,19 +191,47 @@ RECOMMENDATIONS_SCHEMA = StructType(
 )
 
 
-# ---------------------------------------------------------------------------------------------
-# Arrow forms, for the tables the driver writes with pyarrow
+#: One chunk of a word2vec file being written: the formatted bytes of consecutive vectors.
+VECTOR_CHUNKS_SCHEMA = StructType([StructField("chunk", BinaryType(), False)])
 
-#: :data:`EMBEDDINGS_SCHEMA` in Arrow.
-EMBEDDINGS_ARROW = pa.schema(
-    [
-        pa.field("word", pa.string(), nullable=False),
-        pa.field("word_id", pa.int32(), nullable=False),
-        pa.field("count", pa.int64(), nullable=False),
-        pa.field("vector", pa.list_(pa.field("element", pa.float32(), nullable=False)),
-                 nullable=False),
-    ]
+
+# ---------------------------------------------------------------------------------------------
+# Arrow forms, for the rows tasks and the driver build with pyarrow
+
+_ARROW_TYPES: tuple[tuple[type[DataType], pa.DataType], ...] = (
+    (StringType, pa.string()),
+    (IntegerType, pa.int32()),
+    (LongType, pa.int64()),
+    (FloatType, pa.float32()),
+    (DoubleType, pa.float64()),
+    (BinaryType, pa.binary()),
 )
+
+
+def arrow_type(data_type: DataType) -> pa.DataType:
+    """The Arrow type Spark exchanges for ``data_type``: the atomic types of these schemas, and
+    arrays of them (whose element field is named ``element``, as Spark names it)."""
+    if isinstance(data_type, ArrayType):
+        element = pa.field("element", arrow_type(data_type.elementType),
+                           nullable=data_type.containsNull)
+        return pa.list_(element)
+    for spark_type, arrow in _ARROW_TYPES:
+        if type(data_type) is spark_type:
+            return arrow
+    raise TypeError(f"no Arrow type is declared for {_type_name(data_type)}")
+
+
+def arrow_schema(schema: StructType) -> pa.Schema:
+    """``schema`` in Arrow: the same column names, types and nullability."""
+    return pa.schema(
+        [pa.field(f.name, arrow_type(f.dataType), nullable=f.nullable) for f in schema.fields]
+    )
+
+
+TOKENS_ARROW = arrow_schema(TOKENS_SCHEMA)
+PAIRS_OUT_ARROW = arrow_schema(PAIRS_OUT_SCHEMA)
+EMBEDDINGS_ARROW = arrow_schema(EMBEDDINGS_SCHEMA)
+USER_VECTORS_ARROW = arrow_schema(USER_VECTORS_SCHEMA)
 
 
 def vector_column(vectors: np.ndarray) -> pa.Array:

@@ -36,11 +36,6 @@ import numpy as np
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    BinaryType,
-    StructField,
-    StructType,
-)
 
 from w2v_spark.errors import InputError, SchemaError, VectorFormatError
 from w2v_spark.io import storage
@@ -53,11 +48,15 @@ from w2v_spark.io.formats import (
     open_input,
     open_output,
 )
-from w2v_spark.io.schemas import EMBEDDINGS_ARROW, EMBEDDINGS_SCHEMA, vector_column
+from w2v_spark.io.schemas import (
+    EMBEDDINGS_ARROW,
+    EMBEDDINGS_SCHEMA,
+    VECTOR_CHUNKS_SCHEMA,
+    vector_column,
+)
 
 __all__ = ["export_vectors", "import_vectors", "vectors_frame"]
 
-_CHUNK_SCHEMA = StructType([StructField("chunk", BinaryType(), False)])
 _ROWS_PER_BATCH = 8192
 
 #: ``word_id`` of the row that carries a reading error (its ``word`` is the message).
@@ -263,7 +262,7 @@ def export_vectors(table: DataFrame, path: str, fmt: str, precision: int | None 
         table.select("word", "word_id", F.col("vector").cast("array<float>").alias("vector"))
         .orderBy("word_id")
         .select("word", "vector")
-        .mapInArrow(partial(_format_task, fmt=fmt, precision=precision), _CHUNK_SCHEMA)
+        .mapInArrow(partial(_format_task, fmt=fmt, precision=precision), VECTOR_CHUNKS_SCHEMA)
     )
     with open_output(path) as out:
         if fmt != "glove":

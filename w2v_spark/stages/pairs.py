@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import IntegerType, StructField, StructType
 
 from w2v_spark.config import Config, PairsConfig
 from w2v_spark.core.pairs import epoch_pairs
@@ -29,27 +28,23 @@ from w2v_spark.errors import SchemaError
 from w2v_spark.io import storage
 from w2v_spark.io.inputs import split_conf
 from w2v_spark.io.layout import RunPaths
-from w2v_spark.io.schemas import PAIRS, PAIRS_SCHEMA, TOKENS, TOKENS_SCHEMA
+from w2v_spark.io.schemas import (
+    PAIRS,
+    PAIRS_OUT_ARROW,
+    PAIRS_OUT_SCHEMA,
+    PAIRS_SCHEMA,
+    TOKENS,
+    TOKENS_SCHEMA,
+)
 from w2v_spark.spark.faults import with_faults
 from w2v_spark.spark.session import sql_conf
 from w2v_spark.stages.vocab import Vocabulary, read_vocabulary
-
-PAIRS_OUT_SCHEMA = StructType([*PAIRS_SCHEMA.fields, StructField("shard", IntegerType(), False)])
 
 #: Most pairs (estimated from sentence lengths) formed at once inside one task.
 _MAX_PAIRS_PER_SLICE = 4_000_000
 
 #: Most pairs in one row of the pairs table (1 MiB of ids per column).
 PAIRS_PER_BLOCK = 1 << 18
-
-_ARROW_OUT = pa.schema(
-    [
-        pa.field("pairs", pa.int32(), nullable=False),
-        pa.field("center", pa.binary(), nullable=False),
-        pa.field("context", pa.binary(), nullable=False),
-        pa.field("shard", pa.int32(), nullable=False),
-    ]
-)
 
 
 def pair_blocks(
@@ -81,7 +76,7 @@ def pair_blocks(
     return pa.RecordBatch.from_arrays(
         [pa.array(np.diff(cuts).astype(np.int32)), column(center), column(context),
          pa.array(shard[starts].astype(np.int32))],
-        schema=_ARROW_OUT,
+        schema=PAIRS_OUT_ARROW,
     )
 
 

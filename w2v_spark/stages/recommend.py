@@ -42,6 +42,7 @@ from w2v_spark.io.schemas import (
     RECOMMENDATIONS_SCHEMA,
     SEQUENCES,
     USER_VECTORS,
+    USER_VECTORS_ARROW,
     USER_VECTORS_SCHEMA,
 )
 from w2v_spark.spark.session import sql_conf
@@ -60,14 +61,6 @@ _USER_BLOCKS = StructType(
         StructField("user_vectors", BinaryType(), False),
         StructField("seen_offsets", BinaryType(), False),
         StructField("seen", BinaryType(), False),
-    ]
-)
-_USER_VECTORS_ARROW = pa.schema(
-    [
-        pa.field("user", pa.string(), nullable=False),
-        pa.field("items", pa.int64(), nullable=False),
-        pa.field("vector", pa.list_(pa.field("element", pa.float32(), nullable=False)),
-                 nullable=False),
     ]
 )
 _CANDIDATES = StructType(
@@ -108,9 +101,9 @@ def _mean_vector(table: pa.Table) -> pa.Table:
         [
             pa.array([table.column("user")[0].as_py()], pa.string()),
             pa.array([table.num_rows], pa.int64()),
-            pa.array([mean.astype(np.float32)], _USER_VECTORS_ARROW.field("vector").type),
+            pa.array([mean.astype(np.float32)], USER_VECTORS_ARROW.field("vector").type),
         ],
-        schema=_USER_VECTORS_ARROW,
+        schema=USER_VECTORS_ARROW,
     )
 
 

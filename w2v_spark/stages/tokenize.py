@@ -29,21 +29,12 @@ from w2v_spark.errors import EmptyCorpusError, SchemaError
 from w2v_spark.io import storage
 from w2v_spark.io.inputs import check_invalid_share, reading_input, split_conf
 from w2v_spark.io.layout import RunPaths
-from w2v_spark.io.schemas import LONG_TOKEN, TOKENS, TOKENS_SCHEMA
+from w2v_spark.io.schemas import LONG_TOKEN, TOKENS, TOKENS_ARROW, TOKENS_SCHEMA
 
 #: Very long lines are scanned in pieces of about this many characters, cut at whitespace.
 _PIECE_CHARS = 1 << 20
 _OUT_ROWS = 512
 _SPACE = re.compile(r"\s")
-
-_ARROW_SCHEMA = pa.schema(
-    [
-        pa.field("line_id", pa.int64(), nullable=False),
-        pa.field("chunk", pa.int32(), nullable=False),
-        pa.field("tokens", pa.list_(pa.field("element", pa.string(), nullable=False)),
-                 nullable=False),
-    ]
-)
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +98,9 @@ def _tokenize_batches(
             [
                 pa.array(np.asarray(line_ids, dtype=np.int64)),
                 pa.array(np.asarray(chunks, dtype=np.int32)),
-                pa.array(sentences, type=_ARROW_SCHEMA.field("tokens").type),
+                pa.array(sentences, type=TOKENS_ARROW.field("tokens").type),
             ],
-            schema=_ARROW_SCHEMA,
+            schema=TOKENS_ARROW,
         )
         line_ids.clear()
         chunks.clear()

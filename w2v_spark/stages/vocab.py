@@ -17,7 +17,14 @@ from w2v_spark.config import VocabConfig
 from w2v_spark.errors import EmptyCorpusError, EmptyVocabularyError, SchemaError
 from w2v_spark.io import storage
 from w2v_spark.io.layout import RunPaths
-from w2v_spark.io.schemas import LONG_TOKEN, TOKENS, TOKENS_SCHEMA, VOCAB, VOCAB_SCHEMA
+from w2v_spark.io.schemas import (
+    LONG_TOKEN,
+    TOKENS,
+    TOKENS_SCHEMA,
+    VOCAB,
+    VOCAB_OFFSETS_SCHEMA,
+    VOCAB_SCHEMA,
+)
 
 
 def _words(tokens: DataFrame) -> DataFrame:
@@ -77,7 +84,7 @@ def _numbered(counts: DataFrame, cfg: VocabConfig) -> DataFrame:
     for row in sorted(per_count, key=lambda r: -int(r["count"])):
         offsets.append((int(row["count"]), before))
         before += int(row["words"])
-    offset_table = counts.sparkSession.createDataFrame(offsets, "count long, before long")
+    offset_table = counts.sparkSession.createDataFrame(offsets, VOCAB_OFFSETS_SCHEMA)
     by_word = Window.partitionBy("count").orderBy(F.col("word").asc())
     ranked = counts.join(F.broadcast(offset_table), "count").withColumn(
         "word_id", (F.col("before") + F.row_number().over(by_word) - 1).cast("int")
