@@ -43,36 +43,26 @@ SUCCESS_MARKER = "_SUCCESS"
 #: table: the empty string, which no token pattern may match. It never gets a vector.
 LONG_TOKEN = ""
 
+
+def _columns(**types: DataType) -> StructType:
+    """A schema of non-null columns of these names and types, in this order."""
+    return StructType([StructField(name, data_type, False) for name, data_type in types.items()])
+
+
 #: Sentences: the tokens of one input line, or of one chunk of a long line.
-TOKENS_SCHEMA = StructType(
-    [
-        StructField("line_id", LongType(), False),
-        StructField("chunk", IntegerType(), False),
-        StructField("tokens", ArrayType(StringType(), False), False),
-    ]
+TOKENS_SCHEMA = _columns(
+    line_id=LongType(), chunk=IntegerType(), tokens=ArrayType(StringType(), False)
 )
 
 #: Vocabulary: ids 0..V-1 by descending count (ties by word).
-VOCAB_SCHEMA = StructType(
-    [
-        StructField("word", StringType(), False),
-        StructField("word_id", IntegerType(), False),
-        StructField("count", LongType(), False),
-    ]
-)
+VOCAB_SCHEMA = _columns(word=StringType(), word_id=IntegerType(), count=LongType())
 
 #: Skip-gram pairs in blocks; the table is partitioned by ``epoch`` and ``shard`` directories.
 #: A row holds ``pairs`` consecutive (center, context) pairs: ``center`` and ``context`` are
 #: ``pairs`` word ids each, as raw little-endian int32 (``numpy.frombuffer(b, "<i4")``).
 #: Blocks instead of a row per pair keep the hundreds of millions of pairs of an epoch out of
 #: the JVM's row-by-row conversions, which cost more than training on them.
-PAIRS_SCHEMA = StructType(
-    [
-        StructField("pairs", IntegerType(), False),
-        StructField("center", BinaryType(), False),
-        StructField("context", BinaryType(), False),
-    ]
-)
+PAIRS_SCHEMA = _columns(pairs=IntegerType(), center=BinaryType(), context=BinaryType())
 #: The pairs stage's rows as its tasks emit them: ``shard`` becomes the ``shard=`` directory.
 PAIRS_OUT_SCHEMA = StructType([*PAIRS_SCHEMA.fields, StructField("shard", IntegerType(), False)])
 
@@ -83,53 +73,32 @@ VOCAB_OFFSETS_SCHEMA = StructType(
 
 #: A model checkpoint: consecutive blocks of rows of the input and output matrices as raw
 #: little-endian float32, ``rows x dim`` each, rows ``start .. start + rows - 1``.
-MODEL_SCHEMA = StructType(
-    [
-        StructField("start", IntegerType(), False),
-        StructField("rows", IntegerType(), False),
-        StructField("dim", IntegerType(), False),
-        StructField("input", BinaryType(), False),
-        StructField("output", BinaryType(), False),
-    ]
+MODEL_SCHEMA = _columns(
+    start=IntegerType(), rows=IntegerType(), dim=IntegerType(), input=BinaryType(),
+    output=BinaryType()
 )
 
 #: Rows a training task sends back: the rows of one matrix it touched, in blocks.
-TOUCHED_SCHEMA = StructType(
-    [
-        StructField("partition", IntegerType(), False),
-        StructField("matrix", StringType(), False),
-        StructField("rows", BinaryType(), False),
-        StructField("values", BinaryType(), False),
-        StructField("pairs", LongType(), False),
-        StructField("loss", DoubleType(), False),
-        StructField("learning_rate", DoubleType(), False),
-        StructField("seconds", DoubleType(), False),
-        StructField("read_seconds", DoubleType(), False),
-    ]
+TOUCHED_SCHEMA = _columns(
+    partition=IntegerType(), matrix=StringType(), rows=BinaryType(), values=BinaryType(),
+    pairs=LongType(), loss=DoubleType(), learning_rate=DoubleType(), seconds=DoubleType(),
+    read_seconds=DoubleType()
 )
 
 #: The word vectors: plain arrays any Parquet reader can use.
-EMBEDDINGS_SCHEMA = StructType(
-    [
-        StructField("word", StringType(), False),
-        StructField("word_id", IntegerType(), False),
-        StructField("count", LongType(), False),
-        StructField("vector", ArrayType(FloatType(), False), False),
-    ]
+EMBEDDINGS_SCHEMA = _columns(
+    word=StringType(), word_id=IntegerType(), count=LongType(),
+    vector=ArrayType(FloatType(), False)
 )
 
 #: One row per sync round.
-METRICS_SCHEMA = StructType(
-    [
-        StructField("epoch", IntegerType(), False),
-        StructField("round", IntegerType(), False),
-        StructField("loss", DoubleType(), False),
-        StructField("learning_rate", DoubleType(), False),
-        StructField("pairs", LongType(), False),
-        StructField("pairs_per_sec", DoubleType(), False),
-        StructField("seconds", DoubleType(), False),
-    ]
+METRICS_SCHEMA = _columns(
+    epoch=IntegerType(), round=IntegerType(), loss=DoubleType(), learning_rate=DoubleType(),
+    pairs=LongType(), pairs_per_sec=DoubleType(), seconds=DoubleType()
 )
+
+#: One chunk of a word2vec file being written: the formatted bytes of consecutive vectors.
+VECTOR_CHUNKS_SCHEMA = _columns(chunk=BinaryType())
 
 
 def _type_name(data_type: DataType) -> str:
@@ -162,37 +131,20 @@ def check_columns(actual: StructType, expected: StructType, what: str) -> None:
 # items
 
 #: Whole ordered item sequences (one row per sequence, or per session of one), before chunking.
-SEQUENCES_SCHEMA = StructType(
-    [
-        StructField("sequence", StringType(), False),
-        StructField("session", IntegerType(), False),
-        StructField("line_id", LongType(), False),
-        StructField("items", ArrayType(StringType(), False), False),
-    ]
+SEQUENCES_SCHEMA = _columns(
+    sequence=StringType(), session=IntegerType(), line_id=LongType(),
+    items=ArrayType(StringType(), False)
 )
 
 #: A user's taste: the weighted mean of the unit vectors of the user's items in the vocabulary.
-USER_VECTORS_SCHEMA = StructType(
-    [
-        StructField("user", StringType(), False),
-        StructField("items", LongType(), False),
-        StructField("vector", ArrayType(FloatType(), False), False),
-    ]
+USER_VECTORS_SCHEMA = _columns(
+    user=StringType(), items=LongType(), vector=ArrayType(FloatType(), False)
 )
 
 #: Each user's top items by cosine with the user's vector, items already seen left out.
-RECOMMENDATIONS_SCHEMA = StructType(
-    [
-        StructField("user", StringType(), False),
-        StructField("item", StringType(), False),
-        StructField("score", FloatType(), False),
-        StructField("rank", IntegerType(), False),
-    ]
+RECOMMENDATIONS_SCHEMA = _columns(
+    user=StringType(), item=StringType(), score=FloatType(), rank=IntegerType()
 )
-
-
-#: One chunk of a word2vec file being written: the formatted bytes of consecutive vectors.
-VECTOR_CHUNKS_SCHEMA = StructType([StructField("chunk", BinaryType(), False)])
 
 
 # ---------------------------------------------------------------------------------------------
