@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
@@ -148,6 +149,25 @@ RECOMMENDATIONS_SCHEMA = _columns(
 
 
 # ---------------------------------------------------------------------------------------------
+# the blocked top-k search of neighbors and recommendations
+
+#: One block of vectors: ``rows`` is an Arrow IPC stream of the block's sorted ``id`` column
+#: (and, in a block of queries, its ``excluded`` column: the candidate ids each query must not
+#: get); ``units`` holds their unit vectors, ``rows x dim`` raw float32 in the same order.
+VECTOR_BLOCKS_SCHEMA = _columns(
+    block=IntegerType(), rows=BinaryType(), dim=IntegerType(), units=BinaryType()
+)
+
+#: A task's best neighbours of each of its query keys, before the final ranking.
+NEIGHBOR_CANDIDATES_SCHEMA = _columns(key=StringType(), neighbor=StringType(), score=DoubleType())
+
+#: A task's best unseen items for each of its users, before the final ranking.
+RECOMMENDATION_CANDIDATES_SCHEMA = _columns(
+    user=StringType(), word_id=IntegerType(), score=FloatType()
+)
+
+
+# ---------------------------------------------------------------------------------------------
 # Arrow forms, for the rows tasks and the driver build with pyarrow
 
 _ARROW_TYPES: tuple[tuple[type[DataType], pa.DataType], ...] = (
@@ -184,6 +204,7 @@ TOKENS_ARROW = arrow_schema(TOKENS_SCHEMA)
 PAIRS_OUT_ARROW = arrow_schema(PAIRS_OUT_SCHEMA)
 EMBEDDINGS_ARROW = arrow_schema(EMBEDDINGS_SCHEMA)
 USER_VECTORS_ARROW = arrow_schema(USER_VECTORS_SCHEMA)
+VECTOR_BLOCKS_ARROW = arrow_schema(VECTOR_BLOCKS_SCHEMA)
 
 
 def vector_column(vectors: np.ndarray) -> pa.Array:
@@ -193,3 +214,11 @@ def vector_column(vectors: np.ndarray) -> pa.Array:
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
     offsets = pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32))
     return pa.ListArray.from_arrays(offsets, flat).cast(EMBEDDINGS_ARROW.field("vector").type)
+
+
+def vector_matrix(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The inverse of :func:`vector_column`: a list<float> column of n rows of d values as an
+    (n, d) float32 array."""
+    values = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.float32)
+    n = len(column)
+    return values.reshape(n, -1) if n else np.empty((0, 0), np.float32)

@@ -1,19 +1,9 @@
 """Top-k nearest neighbours by cosine similarity, in Spark, block by block.
 
-Neither side is ever held whole by one task. The rows are dealt into blocks of about
-``block_rows`` keys by a hash of the key; each block becomes one row holding its keys (sorted)
-and their unit vectors as raw float32 bytes. Query blocks are cross-joined with candidate
-blocks; a task receives one query block and a group of up to ``_CANDIDATE_BLOCKS_PER_TASK``
-candidate blocks, scores each pair of blocks with one matrix product and keeps, per query, the
-best ``k`` it has seen. A final window over the (few) partial lists of each query keeps its
-best ``k``.
-
-Work and memory, with ``Vq`` queries, ``Vc`` candidates, ``d`` dimensions, ``b = block_rows``:
-
-* every query is scored against every candidate once: ``Vq * Vc * d`` multiply-adds in total;
-* a task holds at most a few blocks at a time: about ``2 * _CANDIDATE_BLOCKS_PER_TASK * b * d * 4``
-  bytes of vectors plus a ``(b, b)`` score matrix;
-* the partial lists hold ``Vq * k * ceil(Vc / (b * _CANDIDATE_BLOCKS_PER_TASK))`` rows.
+The rows are dealt into blocks of about ``block_rows`` keys by a hash of the key and searched
+by :mod:`w2v_spark.stages.block_search`: every query block against every candidate block, a
+task scoring one query block against a group of up to ``_CANDIDATE_BLOCKS_PER_TASK`` candidate
+blocks (the module describes the work and memory). Each query excludes its own key.
 
 Scores are the dot products of float32 unit vectors, accumulated in float64; a zero vector has
 cosine 0 with everything. Ties are broken by the neighbour key, ascending, so that the result
@@ -23,103 +13,22 @@ depends only on the input rows (not on how Spark partitioned them).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from functools import partial
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    ArrayType,
-    BinaryType,
-    DoubleType,
-    IntegerType,
-    StringType,
-    StructField,
-    StructType,
-)
+from pyspark.sql.types import ArrayType, StringType
 
-from w2v_spark.core.ranking import merge_top_k, top_k, unit_rows
+from w2v_spark.core.ranking import merge_top_k, unit_rows
 from w2v_spark.errors import InputError, SchemaError, WordNotInVocabularyError
+from w2v_spark.io.schemas import NEIGHBOR_CANDIDATES_SCHEMA
+from w2v_spark.stages.block_search import hashed_block, pack_blocks, score_block, search_blocks
 
 __all__ = ["block_top_k", "merge_top_k", "nearest_neighbors", "unit_rows"]
 
 #: Candidate blocks scored by one task against its query block.
 _CANDIDATE_BLOCKS_PER_TASK = 8
-
-#: One packed block: ``n`` sorted keys and their ``(n, dim)`` float32 unit vectors.
-_BLOCK_SCHEMA = StructType(
-    [
-        StructField("block", IntegerType(), False),
-        StructField("keys", ArrayType(StringType(), False), False),
-        StructField("dim", IntegerType(), False),
-        StructField("units", BinaryType(), False),
-    ]
-)
-
-_BLOCK_ARROW = pa.schema(
-    [
-        pa.field("block", pa.int32(), nullable=False),
-        pa.field("keys", pa.list_(pa.field("element", pa.string(), nullable=False)),
-                 nullable=False),
-        pa.field("dim", pa.int32(), nullable=False),
-        pa.field("units", pa.binary(), nullable=False),
-    ]
-)
-
-_PARTIAL_SCHEMA = StructType(
-    [
-        StructField("key", StringType(), False),
-        StructField("neighbor", StringType(), False),
-        StructField("score", DoubleType(), False),
-    ]
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# executor functions (shipped with functools.partial)
-
-
-def _pack_blocks(
-    batches: Iterator[pa.RecordBatch], key_col: str, vector_col: str
-) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: the rows of a partition, grouped into one packed row per block.
-
-    Input columns ``key_col``, ``vector_col``, ``block``; output :data:`_BLOCK_SCHEMA` rows with
-    the keys sorted and the vectors in the same order, scaled to unit length.
-    """
-    keys: dict[int, list[str]] = {}
-    vecs: dict[int, list[npt.NDArray[np.float32]]] = {}
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        values = batch.column(vector_col).flatten().to_numpy(zero_copy_only=False)
-        matrix = values.astype(np.float32, copy=False).reshape(batch.num_rows, -1)
-        for block, key, row in zip(
-            batch.column("block").to_pylist(),
-            batch.column(key_col).to_pylist(),
-            matrix,
-            strict=True,
-        ):
-            keys.setdefault(block, []).append(key)
-            vecs.setdefault(block, []).append(row)
-    for block in sorted(keys):
-        order = sorted(range(len(keys[block])), key=keys[block].__getitem__)
-        block_keys = [keys[block][i] for i in order]
-        matrix = np.stack([vecs[block][i] for i in order])
-        yield pa.RecordBatch.from_pylist(
-            [
-                {
-                    "block": block,
-                    "keys": block_keys,
-                    "dim": matrix.shape[1],
-                    "units": unit_rows(matrix).tobytes(),
-                }
-            ],
-            schema=_BLOCK_ARROW,
-        )
 
 
 def block_top_k(
@@ -129,10 +38,8 @@ def block_top_k(
     c_units: npt.NDArray[np.float32],
     k: int,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.str_]]:
-    """The best ``k`` candidates of one candidate block for each query of a query block.
-
-    A candidate with the query's own key is never chosen. Equal scores go to the smaller key
-    (the candidate keys are sorted, so that is the lower column).
+    """One step of :func:`nearest_neighbors`: the best ``k`` candidates of one candidate
+    block for each query of a query block, the query's own key left out.
 
     Args:
         q_keys: shape ``(m,)``.
@@ -143,48 +50,11 @@ def block_top_k(
 
     Returns:
         scores, shape ``(m, kk)`` float64 with ``kk = min(k, n)``, best first (``-inf`` where
-        fewer than ``kk`` candidates exist), and the keys, shape ``(m, kk)``.
+        fewer than ``kk`` candidates exist), and the keys, shape ``(m, kk)``; equal scores go
+        to the smaller key.
     """
-    n = c_units.shape[0]
-    scores = q_units.astype(np.float64) @ c_units.astype(np.float64).T
-    pos = np.searchsorted(c_keys, q_keys)
-    found = (pos < n) & (c_keys[np.minimum(pos, n - 1)] == q_keys)
-    scores[np.flatnonzero(found), pos[found]] = -np.inf
-    top, cols = top_k(scores, k)
-    return top, c_keys[cols]
-
-
-def _unpack(keys: list[str], dim: int, units: bytes) -> tuple[npt.NDArray[np.str_],
-                                                              npt.NDArray[np.float32]]:
-    matrix = np.frombuffer(units, dtype=np.float32).reshape(len(keys), dim)
-    return np.asarray(keys, dtype=np.str_), matrix
-
-
-def _pairs_top_k(batches: Iterator[pa.RecordBatch], k: int) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: score every (query block, candidate block) row of a task and emit, per
-    query, the best ``k`` candidates the task has seen (``key, neighbor, score`` rows)."""
-    best: dict[int, tuple[npt.NDArray[np.str_], npt.NDArray[np.float64], npt.NDArray[np.str_]]]
-    best = {}
-    for batch in batches:
-        for row in batch.to_pylist():
-            q_keys, q_units = _unpack(row["q_keys"], row["q_dim"], row["q_units"])
-            c_keys, c_units = _unpack(row["c_keys"], row["c_dim"], row["c_units"])
-            scores, keys = block_top_k(q_keys, q_units, c_keys, c_units, k)
-            if row["q_block"] in best:
-                _, old_scores, old_keys = best[row["q_block"]]
-                scores, keys = merge_top_k(old_scores, old_keys, scores, keys, k)
-            best[row["q_block"]] = (q_keys, scores, keys)
-    for block in sorted(best):
-        q_keys, scores, keys = best[block]
-        valid = scores > -np.inf
-        yield pa.RecordBatch.from_arrays(
-            [
-                pa.array(np.broadcast_to(q_keys[:, None], scores.shape)[valid], pa.string()),
-                pa.array(keys[valid], pa.string()),
-                pa.array(scores[valid], pa.float64()),
-            ],
-            names=["key", "neighbor", "score"],
-        )
+    offsets = np.arange(len(q_keys) + 1, dtype=np.int64)
+    return score_block(q_units, c_units, c_keys, offsets, q_keys, k, np.float64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,19 +130,17 @@ def _check_queries(queries: DataFrame, candidates: DataFrame, key_col: str) -> D
 
 
 def _blocks(rows: DataFrame, key_col: str, vector_col: str, n_rows: int, block_rows: int,
-            blocks_per_partition: int) -> tuple[DataFrame, int]:
-    """Pack ``rows`` into blocks; return the block frame and its number of partitions."""
+            blocks_per_partition: int, queries: bool) -> DataFrame:
+    """``rows`` packed into blocks of about ``block_rows`` keys hashed into partitions of about
+    ``blocks_per_partition`` blocks; query rows exclude their own key."""
     n_blocks = max(1, math.ceil(n_rows / block_rows))
-    partitions = max(1, math.ceil(n_blocks / blocks_per_partition))
-    block = F.pmod(F.xxhash64(F.col(key_col)), F.lit(n_blocks)).cast("int")
-    packed = (
-        rows.select(key_col, F.col(vector_col).cast("array<float>").alias(vector_col),
-                    block.alias("block"))
-        .repartition(partitions, "block")
-        .mapInArrow(partial(_pack_blocks, key_col=key_col, vector_col=vector_col),
-                    _BLOCK_SCHEMA)
-    )
-    return packed, partitions
+    key = F.col(key_col)
+    columns = [key.alias("id"), F.col(vector_col).alias("vector"),
+               hashed_block(key, n_blocks).alias("block")]
+    if queries:
+        columns.append(F.array(key).alias("excluded"))
+    return pack_blocks(rows.select(*columns),
+                       max(1, math.ceil(n_blocks / blocks_per_partition)))
 
 
 def nearest_neighbors(
@@ -319,20 +187,11 @@ def nearest_neighbors(
     else:
         query_rows = _check_queries(queries, candidates, key_col)
         n_queries = query_rows.count()
-    q_blocks, _ = _blocks(query_rows, key_col, vector_col, n_queries, block_rows, 1)
-    c_blocks, _ = _blocks(candidates, key_col, vector_col, n_rows, block_rows,
-                          _CANDIDATE_BLOCKS_PER_TASK)
-    pairs = q_blocks.select(
-        F.col("block").alias("q_block"), F.col("keys").alias("q_keys"),
-        F.col("dim").alias("q_dim"), F.col("units").alias("q_units"),
-    ).crossJoin(c_blocks.select(
-        F.col("keys").alias("c_keys"), F.col("dim").alias("c_dim"),
-        F.col("units").alias("c_units"),
-    ))
-    partial_lists = pairs.mapInArrow(partial(_pairs_top_k, k=k), _PARTIAL_SCHEMA)
-    order = Window.partitionBy("key").orderBy(F.col("score").desc(), F.col("neighbor").asc())
-    ranked = partial_lists.withColumn("rank", F.row_number().over(order))
-    return ranked.filter(F.col("rank") <= k).select(
+    q_blocks = _blocks(query_rows, key_col, vector_col, n_queries, block_rows, 1, True)
+    c_blocks = _blocks(candidates, key_col, vector_col, n_rows, block_rows,
+                       _CANDIDATE_BLOCKS_PER_TASK, False)
+    ranked = search_blocks(q_blocks, c_blocks, k, NEIGHBOR_CANDIDATES_SCHEMA)
+    return ranked.select(
         F.col("key").alias(key_col),
         "neighbor",
         "score",

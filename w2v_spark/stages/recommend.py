@@ -3,17 +3,17 @@
 A user's vector is the weighted mean of the unit vectors of the items in the user's sequences
 that have a vector; with a recency half-life ``h`` the item ``n`` events before the user's
 latest weighs ``0.5 ** (n / h)``. Recommendations score every item by cosine with the user's
-vector and keep the ``k`` best the user has not seen. Users and items are packed into blocks of
-``block_rows`` vectors; every (user block, item block) pair is one matrix product in a task, so
-no machine holds more than two blocks of vectors and their ``block_rows**2`` scores at once.
+vector and keep the ``k`` best the user has not seen, searched by
+:mod:`w2v_spark.stages.block_search`: users (by a hash) and items (by word id) are packed into
+blocks of ``block_rows`` vectors and every (user block, item block) pair is one float32 matrix
+product in a task, so no machine holds more than two blocks of vectors and their
+``block_rows**2`` scores at once.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -21,62 +21,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    BinaryType,
-    FloatType,
-    IntegerType,
-    StringType,
-    StructField,
-    StructType,
-)
 
 from w2v_spark.config import Config
-from w2v_spark.core.ranking import exclusion_mask, top_k, unit_rows
+from w2v_spark.core.ranking import unit_rows
 from w2v_spark.errors import SchemaError
 from w2v_spark.io import storage
 from w2v_spark.io.layout import RunPaths
 from w2v_spark.io.schemas import (
     EMBEDDINGS,
     NEIGHBORS,
+    RECOMMENDATION_CANDIDATES_SCHEMA,
     RECOMMENDATIONS,
     RECOMMENDATIONS_SCHEMA,
     SEQUENCES,
     USER_VECTORS,
     USER_VECTORS_ARROW,
     USER_VECTORS_SCHEMA,
+    vector_matrix,
 )
 from w2v_spark.spark.session import sql_conf
-
-_ITEM_BLOCKS = StructType(
-    [
-        StructField("item_block", IntegerType(), False),
-        StructField("item_ids", BinaryType(), False),
-        StructField("item_vectors", BinaryType(), False),
-    ]
-)
-_USER_BLOCKS = StructType(
-    [
-        StructField("user_block", IntegerType(), False),
-        StructField("users", BinaryType(), False),
-        StructField("user_vectors", BinaryType(), False),
-        StructField("seen_offsets", BinaryType(), False),
-        StructField("seen", BinaryType(), False),
-    ]
-)
-_CANDIDATES = StructType(
-    [
-        StructField("user", StringType(), False),
-        StructField("word_id", IntegerType(), False),
-        StructField("score", FloatType(), False),
-    ]
-)
-
-
-def _matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A list<float> column of n rows of d values as an (n, d) float32 array."""
-    values = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.float32)
-    n = len(column)
-    return values.reshape(n, -1) if n else np.empty((0, 0), np.float32)
+from w2v_spark.stages.block_search import hashed_block, pack_blocks, search_blocks
 
 
 def _check_columns(frame: DataFrame, needed: set[str], what: str) -> None:
@@ -95,7 +59,7 @@ def _mean_vector(table: pa.Table) -> pa.Table:
     order = pc.sort_indices(table, sort_keys=[("back", "ascending"), ("item", "ascending")])
     table = table.take(order)
     weights = table.column("weight").to_numpy().astype(np.float64)
-    units = unit_rows(_matrix(table.column("vector"))).astype(np.float64)
+    units = unit_rows(vector_matrix(table.column("vector"))).astype(np.float64)
     mean = (weights @ units) / weights.sum()
     return pa.table(
         [
@@ -155,85 +119,15 @@ def user_vectors(history: DataFrame, embeddings: DataFrame, half_life: float = 0
 # recommendations
 
 
-def _pack_items(table: pa.Table) -> pa.Table:
-    """applyInArrow body: one block of items to (block, sorted int32 ids, unit float32 rows)."""
-    table = table.take(pc.sort_indices(table, sort_keys=[("word_id", "ascending")]))
-    ids = table.column("word_id").to_numpy().astype(np.int32)
-    units = unit_rows(_matrix(table.column("vector")))
-    return pa.table(
-        {
-            "item_block": pa.array([table.column("item_block")[0].as_py()], pa.int32()),
-            "item_ids": pa.array([ids.tobytes()], pa.binary()),
-            "item_vectors": pa.array([units.tobytes()], pa.binary()),
-        }
-    )
-
-
-def _pack_users(table: pa.Table) -> pa.Table:
-    """applyInArrow body: one block of users to (block, users, unit rows, seen item ids)."""
-    table = table.take(pc.sort_indices(table, sort_keys=[("user", "ascending")]))
-    units = unit_rows(_matrix(table.column("vector")))
-    seen = table.column("seen").combine_chunks()
-    offsets = seen.offsets.to_numpy().astype(np.int64)
-    flat = pc.list_flatten(seen).to_numpy(zero_copy_only=False).astype(np.int32)
-    users = pa.array(table.column("user").to_pylist(), pa.string())
-    return pa.table(
-        {
-            "user_block": pa.array([table.column("user_block")[0].as_py()], pa.int32()),
-            "users": pa.array([_serialize(users)], pa.binary()),
-            "user_vectors": pa.array([units.tobytes()], pa.binary()),
-            "seen_offsets": pa.array([(offsets - offsets[0]).tobytes()], pa.binary()),
-            "seen": pa.array([flat.tobytes()], pa.binary()),
-        }
-    )
-
-
-def _serialize(array: pa.Array) -> bytes:
-    sink = pa.BufferOutputStream()
-    batch = pa.RecordBatch.from_arrays([array], names=["v"])
-    with pa.ipc.new_stream(sink, batch.schema) as writer:
-        writer.write_batch(batch)
-    return bytes(sink.getvalue().to_pybytes())
-
-
-def _deserialize(data: bytes) -> pa.Array:
-    return pa.ipc.open_stream(data).read_all().column("v").combine_chunks()
-
-
-def _score_blocks(batches: Iterator[pa.RecordBatch], *, k: int) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: each (user block, item block) row to the ``k`` best unseen items of
-    every user of the block among the block's items."""
-    for batch in batches:
-        for row in batch.to_pylist():
-            ids = np.frombuffer(row["item_ids"], dtype=np.int32)
-            items = np.frombuffer(row["item_vectors"], dtype=np.float32).reshape(ids.size, -1)
-            users = _deserialize(row["users"])
-            queries = np.frombuffer(row["user_vectors"], dtype=np.float32).reshape(
-                len(users), -1
-            )
-            offsets = np.frombuffer(row["seen_offsets"], dtype=np.int64)
-            seen = np.frombuffer(row["seen"], dtype=np.int32)
-            scores = queries @ items.T  # (b_users, b_items)
-            scores[exclusion_mask(scores.shape, ids, offsets, seen)] = -np.inf
-            top, cols = top_k(scores, k)  # the ids are sorted: ties go to the lower id
-            valid = top > -np.inf
-            if not valid.any():
-                continue
-            rows = np.nonzero(valid)[0]
-            yield pa.RecordBatch.from_arrays(
-                [users.take(pa.array(rows)), pa.array(ids[cols[valid]], pa.int32()),
-                 pa.array(top[valid].astype(np.float32), pa.float32())],
-                names=["user", "word_id", "score"],
-            )
-
-
 def item_blocks(embeddings: DataFrame, block_rows: int) -> DataFrame:
-    """The items' unit vectors packed into blocks of ``block_rows`` consecutive word ids."""
+    """The items' unit vectors packed into blocks of ``block_rows`` consecutive word ids
+    (:func:`~w2v_spark.stages.block_search.pack_blocks` rows)."""
     _check_columns(embeddings, {"word_id", "vector"}, "embeddings")
     rows = embeddings.select(
-        "word_id", "vector", F.floor(F.col("word_id") / block_rows).cast("int").alias("item_block")
+        F.col("word_id").alias("id"), "vector",
+        F.floor(F.col("word_id") / block_rows).cast("int").alias("block"),
     )
-    return rows.groupBy("item_block").applyInArrow(_pack_items, _ITEM_BLOCKS)
+    return pack_blocks(rows, None)
 
 
 def seen_items(history: DataFrame, embeddings: DataFrame) -> DataFrame:
@@ -269,16 +163,12 @@ def recommendations(
     user_count = users.count()
     user_blocks = max(1, math.ceil(user_count / block_rows))
     with_seen = users.select("user", "vector").join(seen, on="user", how="left").select(
-        "user", "vector", F.coalesce("seen", F.array().cast("array<int>")).alias("seen"),
-        F.pmod(F.xxhash64("user"), F.lit(user_blocks)).cast("int").alias("user_block"),
+        F.col("user").alias("id"), "vector",
+        hashed_block(F.col("user"), user_blocks).alias("block"),
+        F.coalesce("seen", F.array().cast("array<int>")).alias("excluded"),
     )
-    packed_users = with_seen.groupBy("user_block").applyInArrow(_pack_users, _USER_BLOCKS)
-    pairs = packed_users.crossJoin(item_blocks(embeddings, block_rows))
-    candidates = pairs.mapInArrow(partial(_score_blocks, k=k), _CANDIDATES)
-    best_first = Window.partitionBy("user").orderBy(F.desc("score"), F.asc("word_id"))
-    ranked = candidates.withColumn("rank", F.row_number().over(best_first)).where(
-        F.col("rank") <= k
-    )
+    ranked = search_blocks(pack_blocks(with_seen, None), item_blocks(embeddings, block_rows), k,
+                           RECOMMENDATION_CANDIDATES_SCHEMA)
     names = embeddings.select(F.col("word").alias("item"), "word_id")
     return ranked.join(names, on="word_id", how="inner").select(
         [F.col(f.name).cast(f.dataType).alias(f.name) for f in RECOMMENDATIONS_SCHEMA.fields]
