@@ -124,7 +124,7 @@ def test_top_k_rejects_bad_arguments() -> None:
         top_k(scores, 1, ids=np.arange(4))
     with pytest.raises(ValueError, match="ties"):
         top_k(scores, 1, ties="lowest")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="only with ties='id'"):
+    with pytest.raises(ValueError, match="and ties='id'"):
         top_k(scores, 1, ids=np.arange(3), ties="gensim")
 
 

@@ -25,10 +25,11 @@ def unit_rows(
     Args:
         vectors: shape ``(n, d)`` rows, or ``(d,)`` one vector; any float dtype.
         precision: ``"float64"``: the sum of squares and the scaling in float64, the result
-            rounded to float32 once (the arithmetic of gensim's ``matutils.unitvec``, and of
-            every table the pipeline writes). ``"float32"``: float32 norms
-            (``np.linalg.norm``) and a float32 division, the arithmetic of gensim's
-            ``KeyedVectors.get_normed_vectors``.
+            rounded to float32 once, as gensim's ``matutils.unitvec`` does (its BLAS norm can
+            differ in the last float64 bit, which the rounding to float32 hides but for rare
+            halfway cases); the arithmetic of every table the pipeline writes.
+            ``"float32"``: float32 norms (``np.linalg.norm``) and a float32 division, the
+            arithmetic of gensim's ``KeyedVectors.get_normed_vectors``.
 
     Returns:
         a new float32 array of the shape of ``vectors``.
@@ -88,19 +89,18 @@ def top_k(
         raise ValueError(f"scores must have shape (b, m), got {s.shape}")
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
+    if ties not in ("id", "gensim"):
+        raise ValueError(f"ties must be 'id' or 'gensim', got {ties!r}")
     b, m = s.shape
     kk = min(k, m)
     ids = None if ids is None else np.asarray(ids)
+    if ids is not None and (ties == "gensim" or ids.shape not in ((m,), (b, m))):
+        raise ValueError(f"ids must have shape ({m},) or ({b}, {m}) and ties='id', got shape "
+                         f"{ids.shape} and ties={ties!r}")
     if b == 0 or kk == 0:
         return np.empty((b, kk), s.dtype), np.empty((b, kk), np.intp)
     if ties == "gensim":
-        if ids is not None:
-            raise ValueError("ids break ties only with ties='id'")
         return _argsort_top_k(s, kk)
-    if ties != "id":
-        raise ValueError(f"ties must be 'id' or 'gensim', got {ties!r}")
-    if ids is not None and ids.shape not in ((m,), (b, m)):
-        raise ValueError(f"ids must have shape ({m},) or ({b}, {m}), got {ids.shape}")
     groups = m // _GROUP
     if groups <= 2 * kk:
         return _exact_top_k(s, kk, ids)
