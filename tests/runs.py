@@ -105,6 +105,12 @@ def data_files(table: Path) -> list[Path]:
     return sorted(table.rglob("*.parquet"), key=lambda p: str(p.relative_to(table)))
 
 
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` (relative path -> bytes)."""
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
 def table_bytes(table: Path) -> dict[str, bytes]:
     """Every file of a table (data files and the completion marker) by its path in the
     table, with its bytes: two tables are byte-identical when these are equal."""

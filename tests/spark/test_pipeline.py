@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from chispa import assert_df_equality
 
+from tests.runs import snapshot
 from w2v_spark.config import Config, load_config
 from w2v_spark.errors import (
     EmptyCorpusError,
@@ -152,11 +153,6 @@ def _assert_same_embeddings(first: Path, second: Path) -> None:
     assert np.array_equal(vectors_1, vectors_2)
 
 
-def _snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
-
-
 # ---------------------------------------------------------------------------------------------
 # a complete run
 
@@ -265,10 +261,10 @@ def test_stages_one_by_one_match_run_pipeline(run_a, run_c) -> None:
 
 def test_vocab_stage_rerun_without_overwrite_refuses(spark, cfg: Config, run_c) -> None:
     out, _ = run_c
-    before = _snapshot(out / "vocab")
+    before = snapshot(out / "vocab")
     with pytest.raises(OutputError, match="--overwrite"):
         vocab_stage(spark, cfg, str(out))
-    assert _snapshot(out / "vocab") == before
+    assert snapshot(out / "vocab") == before
 
 
 @pytest.mark.parametrize(
@@ -343,13 +339,13 @@ def test_a_directory_that_holds_no_run_is_never_replaced(
     (out / "photos").mkdir(parents=True)
     (out / "photos" / "a.jpg").write_text("x\n", encoding="utf-8")
     (out / "stray.txt").write_text("not a table\n", encoding="utf-8")
-    before = _snapshot(out)
+    before = snapshot(out)
     for overwrite in (False, True):
         with pytest.raises(OutputError, match=r"holds no w2v_spark run .*photos, stray\.txt"
                            ) as info:
             run_pipeline(spark, small_cfg, str(small_corpus), str(out), overwrite=overwrite)
         assert str(out) in str(info.value)
-        assert _snapshot(out) == before
+        assert snapshot(out) == before
         assert sorted(p.name for p in out.iterdir()) == ["photos", "stray.txt"]
 
 
@@ -385,12 +381,12 @@ def test_output_overlapping_the_input_is_refused(
 ) -> None:
     source = tmp_path / "in"
     _write_corpus(source, 20, seed=2)
-    before = _snapshot(source)
+    before = snapshot(source)
     for overwrite in (False, True):
         with pytest.raises(OutputError, match="overlap"):
             run_pipeline(spark, small_cfg, f"{tmp_path}/{input_name}",
                          f"{tmp_path}/{output_name}", overwrite=overwrite)
-        assert _snapshot(source) == before
+        assert snapshot(source) == before
 
 
 @pytest.mark.parametrize(
@@ -403,11 +399,11 @@ def test_tokenize_stage_never_touches_the_input(
 ) -> None:
     source = tmp_path / input_name
     _write_corpus(source, 20, seed=2)
-    before = _snapshot(source)
+    before = snapshot(source)
     with pytest.raises(OutputError, match="overlap"):
         tokenize_stage(spark, small_cfg, str(source), str(tmp_path / output_name),
                        overwrite=True)
-    assert _snapshot(source) == before
+    assert snapshot(source) == before
 
 
 def test_train_stage_refuses_pairs_of_fewer_epochs(spark, run_a, tmp_path: Path) -> None:

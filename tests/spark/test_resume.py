@@ -30,8 +30,8 @@ from tests.runs import (
     recorded_rounds,
     run_cli,
     run_config,
+    snapshot,
     table_bytes,
-    write_corpus,
 )
 from w2v_spark.errors import IncompleteTableError, ModelTooLargeError, OutputError, ResumeError
 from w2v_spark.io.schemas import SUCCESS_MARKER
@@ -41,24 +41,6 @@ from w2v_spark.spark.faults import ENV_VAR
 pytestmark = pytest.mark.spark
 
 ROUNDS = 4
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_corpus(tmp_path_factory.mktemp("resume-input"))
-
-
-@pytest.fixture(scope="module")
-def reference(spark, corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An uninterrupted run in the test session."""
-    out = tmp_path_factory.mktemp("reference") / "out"
-    run_pipeline(spark, run_config(), str(corpus), str(out))
-    return out
-
-
-def _snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def _report(stdout: str) -> dict:
@@ -112,11 +94,11 @@ def test_killed_driver_resumes_to_the_same_model(spark, corpus: Path, reference:
 
     # Without --resume a run refuses to touch the interrupted one; the stale lock is
     # recognised (and removed once the command ends), nothing else changes.
-    before = _snapshot(out)
+    before = snapshot(out)
     with pytest.raises(OutputError, match="--overwrite"):
         run_pipeline(spark, run_config(), str(corpus), str(out))
     del before["run.lock"]
-    assert _snapshot(out) == before
+    assert snapshot(out) == before
 
     resumed = run_cli([*command, "--resume"], cli_env())
     assert resumed.returncode == 0, resumed.stderr[-4000:]
@@ -146,10 +128,10 @@ def test_resume_of_a_finished_run_changes_nothing(spark, corpus: Path, reference
                                                    tmp_path: Path) -> None:
     out = tmp_path / "copy"
     shutil.copytree(reference, out)
-    before = _snapshot(out)
+    before = snapshot(out)
     report = run_pipeline(spark, run_config(), str(corpus), str(out), resume=True)
     assert all(facts.get("skipped") for facts in report.values()), report
-    assert _snapshot(out) == before
+    assert snapshot(out) == before
 
 
 def test_resume_from_a_checkpoint_whose_round_was_not_recorded(
@@ -194,10 +176,10 @@ def test_resume_with_other_settings_is_refused(spark, corpus: Path, reference: P
     out = tmp_path / "copy"
     shutil.copytree(reference, out)
     (out / "embeddings" / SUCCESS_MARKER).unlink()
-    before = _snapshot(out)
+    before = snapshot(out)
     with pytest.raises(ResumeError, match=rf"{named} was .* in the run, .* now"):
         run_pipeline(spark, run_config(override), str(corpus), str(out), resume=True)
-    assert _snapshot(out) == before
+    assert snapshot(out) == before
     # Settings that change nothing may differ.
     report = run_pipeline(spark, run_config("train.keep_checkpoints=1"), str(corpus), str(out),
                           resume=True)
@@ -267,7 +249,7 @@ def test_a_model_too_large_is_refused_before_training(spark, reference: Path,
                                                       tmp_path: Path) -> None:
     out = tmp_path / "copy"
     shutil.copytree(reference, out)
-    before = _snapshot(out)
+    before = snapshot(out)
     words = pq.read_table(reference / "vocab").num_rows
     # (8 + 40 * P) * V * d bytes in the local driver JVM: far over the test session's 2g.
     cfg = run_config("train.vector_size=10000", "train.num_partitions=1000")
@@ -276,7 +258,7 @@ def test_a_model_too_large_is_refused_before_training(spark, reference: Path,
     message = str(info.value)
     assert f"V={words:,} words x vector_size=10000" in message
     assert "GiB" in message and "spark.driver" in message
-    assert _snapshot(out) == before
+    assert snapshot(out) == before
 
 
 def test_embeddings_bits_are_read_in_row_order(reference: Path) -> None:

@@ -29,8 +29,8 @@ from tests.runs import (
     recorded_rounds,
     run_cli,
     run_config,
+    snapshot,
     table_bytes,
-    write_corpus,
 )
 from w2v_spark import pipeline
 from w2v_spark.errors import (
@@ -53,23 +53,6 @@ from w2v_spark.vectors.loading import load_embeddings
 pytestmark = pytest.mark.spark
 
 ROUNDS = 4
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_corpus(tmp_path_factory.mktemp("safety-input"))
-
-
-@pytest.fixture(scope="module")
-def reference(spark, corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("safety-reference") / "out"
-    run_pipeline(spark, run_config(), str(corpus), str(out))
-    return out
-
-
-def _snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def _record(out: Path) -> dict[str, Any]:
@@ -146,20 +129,20 @@ def test_resume_refuses_settings_that_differ_from_a_kept_stage(
     out = tmp_path / "copy"
     shutil.copytree(reference, out)
     vocab_stage(spark, run_config("vocab.min_count=6"), str(out), overwrite=True)
-    before = _snapshot(out)
+    before = snapshot(out)
     with pytest.raises(ResumeError, match=r"vocab\.min_count was 6 in the run, 2 now"):
         run_pipeline(spark, run_config(), str(corpus), str(out), resume=True)
-    assert _snapshot(out) == before
+    assert snapshot(out) == before
 
 
 def test_a_refused_stage_removes_nothing(spark, reference: Path, tmp_path: Path) -> None:
     out = tmp_path / "copy"
     shutil.copytree(reference, out)
     (out / "pairs" / SUCCESS_MARKER).unlink()
-    before = _snapshot(out)
+    before = snapshot(out)
     with pytest.raises(IncompleteTableError, match=r"the pairs table .* is incomplete"):
         train_stage(spark, run_config(), str(out), overwrite=True)
-    assert _snapshot(out) == before
+    assert snapshot(out) == before
 
 
 def test_a_failed_run_is_reused_without_overwrite(spark, corpus: Path, tmp_path: Path) -> None:
@@ -193,7 +176,7 @@ def test_overwrite_never_deletes_an_input_reached_through_a_symlink(
     target.mkdir()
     shutil.copy(corpus, target / "a.txt")
     (tmp_path / "lnk").symlink_to(target)
-    before = _snapshot(target)
+    before = snapshot(target)
     for overwrite in (False, True):
         with pytest.raises(OutputError, match="overlap"):
             run_pipeline(spark, run_config(), str(tmp_path / "lnk" / "a.txt"), str(target),
@@ -202,7 +185,7 @@ def test_overwrite_never_deletes_an_input_reached_through_a_symlink(
         with pytest.raises(OutputError, match="overlap"):
             run_pipeline(spark, run_config(), str(target / "a.txt"), str(tmp_path / "lnk"),
                          overwrite=overwrite)
-    assert _snapshot(target) == before
+    assert snapshot(target) == before
 
 
 def test_overwrite_never_deletes_an_input_file_linked_into_the_output(
@@ -303,11 +286,11 @@ def test_a_truncated_record_is_named_on_resume(
     (out / "run.json").write_bytes(text[: len(text) // 2])
     if not keep_crc:
         (out / ".run.json.crc").unlink()
-    before = _snapshot(out)
+    before = snapshot(out)
     with pytest.raises(CorruptError, match=r"the run record \S*run\.json is damaged .*"
                                            "--overwrite"):
         run_pipeline(spark, run_config(), str(corpus), str(out), resume=True)
-    assert _snapshot(out) == before
+    assert snapshot(out) == before
     run_pipeline(spark, run_config(), str(corpus), str(out), overwrite=True)
     assert table_bytes(out / "embeddings") == table_bytes(reference / "embeddings")
 
