@@ -42,7 +42,7 @@ from w2v_spark import fingerprint
 from w2v_spark.config import Config
 from w2v_spark.errors import CorruptError, InputError, Interrupted, OutputError, ResumeError
 from w2v_spark.io import storage
-from w2v_spark.io.layout import RunPaths
+from w2v_spark.io.layout import LOCK, RECORD, RunPaths
 from w2v_spark.io.schemas import (
     EMBEDDINGS,
     METRICS,
@@ -58,8 +58,6 @@ from w2v_spark.io.schemas import (
 
 log = logging.getLogger(__name__)
 
-RECORD = "run.json"
-LOCK = "run.lock"
 #: Version of the record's layout (records without one are read as the first layout).
 RECORD_FORMAT = 2
 

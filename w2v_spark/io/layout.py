@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from w2v_spark.io import storage
 from w2v_spark.io.schemas import MODEL, PAIRS
 
+#: The run record and the lock of a run directory (see :mod:`w2v_spark.run`).
+RECORD = "run.json"
+LOCK = "run.lock"
+
 
 @dataclass(frozen=True)
 class RunPaths:

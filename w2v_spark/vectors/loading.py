@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from w2v_spark.errors import CorruptError, IncompleteTableError, InputError, SchemaError
 from w2v_spark.io import storage
+from w2v_spark.io.layout import RECORD
 from w2v_spark.io.schemas import EMBEDDINGS, EMBEDDINGS_SCHEMA, SUCCESS_MARKER, check_columns
 from w2v_spark.vectors.similarity import Embeddings
 
@@ -34,9 +35,10 @@ def is_table_name(source: str) -> bool:
 
 def table_path(source: str, exists: Any) -> str:
     """The table a path ``source`` names: its ``embeddings/`` table when ``source`` is a run
-    directory holding one, else ``source`` itself (``exists`` tells whether a path exists)."""
+    directory (it holds a run record or that table), else ``source`` itself (``exists`` tells
+    whether a path exists)."""
     nested = storage.join(source, EMBEDDINGS)
-    return nested if exists(nested) else source
+    return nested if exists(nested) or exists(storage.join(source, RECORD)) else source
 
 
 def _corrupt(path: str, problems: list[str]) -> CorruptError:
