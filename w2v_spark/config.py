@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -152,7 +153,8 @@ class InputConfig:
         "table of (sequence, item, ordering) rows; baskets: lines of items split by "
         "`separator`", choices=INPUT_FORMATS)
     table_format: str = setting(
-        "csv", "events: csv, parquet, or table (--input names a Spark SQL table)",
+        "csv", "events: csv or parquet files; any format: table, --input names a Spark SQL "
+        "table (of events, or of one string column of lines for text and baskets)",
         choices=TABLE_FORMATS)
     header: bool = setting(True, "events CSV: the first line names the columns")
     csv_delimiter: str = setting(",", "events CSV: the field delimiter (one character)")
@@ -251,7 +253,7 @@ class PairsConfig:
 
 
 #: Highest task learning rate at which the minibatch kernel trained text8 stably with shuffled
-#: pairs (``benchmarks/RESULTS.md``, the partitions pages): the next step up diverged.
+#: pairs (``benchmarks/results/partitions-shuffled.md``): the next step up diverged.
 STABLE_TASK_ALPHA = 0.2
 
 #: The same with the pairs in table order (``shuffle_window = 0``).
@@ -520,7 +522,7 @@ def parse_override(text: str) -> dict[str, Any]:
     return {section: {name: value}}
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read one TOML config file, with a clear error when it is missing or malformed."""
     p = Path(path)
     if not p.is_file():
@@ -533,12 +535,20 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 
 def load_config(
-    paths: Iterable[str | Path] = (), overrides: Iterable[str] = ()
+    paths: Iterable[str | os.PathLike[str]] = (), overrides: Iterable[str] = ()
 ) -> Config:
     """Defaults, then each TOML file in order, then each ``section.key=value`` override."""
     data: dict[str, Any] = {}
     for path in paths:
         data = _merge(data, read_toml(path))
+    for text in overrides:
+        data = _merge(data, parse_override(text))
+    return config_from_dict(data)
+
+
+def with_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
+    """``cfg`` with each ``section.key=value`` override applied, validated again."""
+    data: dict[str, Any] = cfg.to_dict()
     for text in overrides:
         data = _merge(data, parse_override(text))
     return config_from_dict(data)

@@ -24,12 +24,12 @@ from pyspark.sql import SparkSession
 from w2v_spark.config import Config
 from w2v_spark.errors import CorruptError, OutputError
 from w2v_spark.io import storage
-from w2v_spark.io.inputs import check_input, input_fingerprint
+from w2v_spark.io.inputs import check_input, input_fingerprint, input_is_path
 from w2v_spark.io.layout import RunPaths
 from w2v_spark.io.schemas import SEQUENCES
 from w2v_spark.run import Run, open_run
 from w2v_spark.stages.export import write_embeddings
-from w2v_spark.stages.items import check_items_input, input_is_path, write_item_tokens
+from w2v_spark.stages.items import write_item_tokens
 from w2v_spark.stages.pairs import write_pairs
 from w2v_spark.stages.recommend import write_recommendations
 from w2v_spark.stages.tokenize import write_tokens
@@ -133,11 +133,8 @@ def _input_run(spark: SparkSession, cfg: Config, input_path: str, output: str,
     that it continues the same input and settings; yields the run and the input's
     fingerprint."""
     _exclusive(overwrite, resume)
-    is_path = input_is_path(cfg)
-    if cfg.input.is_items:
-        check_items_input(spark, cfg, input_path)
-    else:
-        check_input(spark, input_path)
+    is_path = input_is_path(cfg.input)
+    check_input(spark, cfg.input, input_path)
     with open_run(spark, cfg, output, creates=True, input_path=input_path,
                   input_is_path=is_path) as run:
         found = input_fingerprint(spark, input_path) if is_path else {"table": input_path}

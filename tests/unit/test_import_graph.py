@@ -124,3 +124,17 @@ def test_late_and_from_imports_are_seen() -> None:
     assert imports_in(source, all_modules()) == {
         "w2v_spark.core.sgns", "w2v_spark.config", "w2v_spark.io.storage",
     }
+
+
+def test_importing_the_package_does_not_import_spark() -> None:
+    """Every Spark worker imports the package: its API names load on first use only."""
+    import subprocess
+    import sys
+
+    script = ("import sys, w2v_spark; print(sorted(m for m in sys.modules "
+              "if m.split('.')[0] in ('pyspark', 'py4j')))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.strip() == "[]"
+    for name in ("train", "load_embeddings", "Embeddings", "session", "load_config"):
+        assert callable(getattr(__import__("w2v_spark"), name))

@@ -9,10 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
 
 from w2v_spark import fingerprint
-from w2v_spark.errors import InputError
+from w2v_spark.config import InputConfig
+from w2v_spark.errors import InputError, SchemaError
 from w2v_spark.io import storage
 from w2v_spark.spark.session import sql_conf
 
@@ -73,10 +76,38 @@ def reading_input() -> Iterator[None]:
         raise InputError(f"{reason}; repair or remove it and run again") from None
 
 
-def check_input(spark: SparkSession, input_path: str) -> None:
-    """Refuse an input path (or glob) that matches nothing."""
-    if not storage.glob_exists(spark, input_path):
+def input_is_path(icfg: InputConfig) -> bool:
+    """Whether ``--input`` is a path (not the name of a Spark SQL table)."""
+    return icfg.table_format != "table"
+
+
+def check_input(spark: SparkSession, icfg: InputConfig, input_path: str) -> None:
+    """Refuse an input path (or glob) that matches nothing, or a missing table when
+    ``--input`` names one."""
+    if not input_is_path(icfg):
+        if not spark.catalog.tableExists(input_path):
+            raise InputError(
+                f"the input table {input_path} does not exist ([input] table_format = "
+                "\"table\" reads --input as a Spark SQL table name)"
+            )
+    elif not storage.glob_exists(spark, input_path):
         raise InputError(f"the input {input_path} does not exist")
+
+
+def read_lines(spark: SparkSession, icfg: InputConfig, input_path: str) -> DataFrame:
+    """The input's lines as a DataFrame of one string column ``value``: the text files at
+    ``input_path``, or with ``table_format = "table"`` the one string column of the Spark SQL
+    table it names."""
+    if input_is_path(icfg):
+        return spark.read.text(input_path)
+    table = spark.table(input_path)
+    strings = [f.name for f in table.schema.fields if isinstance(f.dataType, StringType)]
+    if len(table.columns) != 1 or len(strings) != 1:
+        raise SchemaError(
+            f"the input table {input_path} must have one string column of text lines, it has "
+            + ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in table.schema.fields)
+        )
+    return table.select(F.col(strings[0]).alias("value"))
 
 
 def check_invalid_share(input_path: str, lines: int, invalid: int, limit: float) -> None:

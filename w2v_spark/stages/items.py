@@ -38,9 +38,9 @@ from pyspark.sql.types import (
 )
 
 from w2v_spark.config import Config, InputConfig
-from w2v_spark.errors import EmptyCorpusError, InputError, SchemaError
+from w2v_spark.errors import EmptyCorpusError, SchemaError
 from w2v_spark.io import storage
-from w2v_spark.io.inputs import reading_input
+from w2v_spark.io.inputs import check_input, read_lines, reading_input
 from w2v_spark.io.layout import RunPaths
 from w2v_spark.io.schemas import SEQUENCES, TOKENS, TOKENS_SCHEMA
 from w2v_spark.stages.tokenize import corpus_stats
@@ -291,27 +291,10 @@ def sequence_stats(sequences: DataFrame) -> dict[str, int]:
 # the tokenize stage of an items run
 
 
-def input_is_path(cfg: Config) -> bool:
-    """Whether ``--input`` is a path (not the name of a Spark SQL table)."""
-    return not (cfg.input.format == "events" and cfg.input.table_format == "table")
-
-
-def check_items_input(spark: SparkSession, cfg: Config, input_path: str) -> None:
-    """Refuse a missing input path, or a missing table when ``--input`` names one."""
-    if not input_is_path(cfg):
-        if not spark.catalog.tableExists(input_path):
-            raise InputError(
-                f"the input table {input_path} does not exist ([input] table_format = "
-                "\"table\" reads --input as a Spark SQL table name)"
-            )
-    elif not storage.glob_exists(spark, input_path):
-        raise InputError(f"the input {input_path} does not exist")
-
-
 def read_events(spark: SparkSession, cfg: Config, input_path: str) -> DataFrame:
     """The events table at ``input_path`` (CSV, Parquet, or a Spark SQL table's name)."""
     icfg = cfg.input
-    check_items_input(spark, cfg, input_path)
+    check_input(spark, icfg, input_path)
     if icfg.table_format == "table":
         return spark.table(input_path)
     if icfg.table_format == "parquet":
@@ -353,8 +336,8 @@ def read_event_sequences(spark: SparkSession, cfg: Config, input_path: str
 
 def read_basket_sequences(spark: SparkSession, cfg: Config, input_path: str
                       ) -> tuple[DataFrame, dict[str, Any]]:
-    check_items_input(spark, cfg, input_path)
-    lines = spark.read.text(input_path)
+    check_input(spark, cfg.input, input_path)
+    lines = read_lines(spark, cfg.input, input_path)
     stats = corpus_stats(lines)
     if stats.lines == 0:
         raise EmptyCorpusError(f"the input {input_path} is empty: it has no lines")

@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from w2v_spark.config import Config, TokenizeConfig
 from w2v_spark.errors import EmptyCorpusError, SchemaError
 from w2v_spark.io import storage
-from w2v_spark.io.inputs import check_invalid_share, reading_input, split_conf
+from w2v_spark.io.inputs import check_invalid_share, read_lines, reading_input, split_conf
 from w2v_spark.io.layout import RunPaths
 from w2v_spark.io.schemas import LONG_TOKEN, TOKENS, TOKENS_ARROW, TOKENS_SCHEMA
 
@@ -208,7 +208,7 @@ def write_tokens(spark: SparkSession, cfg: Config, paths: RunPaths, input_path: 
             read, or more than ``[tokenize] max_invalid_share`` of its lines are not UTF-8.
     """
     started = time.perf_counter()
-    lines = spark.read.text(input_path)
+    lines = read_lines(spark, cfg.input, input_path)
     with reading_input():
         stats = corpus_stats(lines)
     if stats.lines == 0:
@@ -217,7 +217,7 @@ def write_tokens(spark: SparkSession, cfg: Config, paths: RunPaths, input_path: 
                          cfg.tokenize.max_invalid_share)
     partitions = max(2 * cfg.train.num_partitions, 2)
     with split_conf(spark), reading_input():
-        lines = spark.read.text(input_path)
+        lines = read_lines(spark, cfg.input, input_path)
         spread = should_spread(lines, stats.lines, partitions)
         tokenize_lines(lines, cfg.tokenize, partitions, spread).write.mode("errorifexists").parquet(
             paths.table(TOKENS))
