@@ -75,8 +75,8 @@ class Model:
     @classmethod
     def initial(cls, vocab_size: int, vector_size: int, seed: int) -> Model:
         """Input rows uniform in [-1, 1) / d (as gensim 4 starts; word2vec's C code draws from
-        half that range), output rows zero. On the FIMI retail baskets the wider start gave
-        0.4 points more HitRate@10 (benchmarks/RESULTS.md, "Item embeddings")."""
+        half that range), output rows zero. The wider start is the better one on item
+        sequences (``benchmarks/results/items.md``)."""
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0x696E6974]))
         w_in = rng.random((vocab_size, vector_size), dtype=np.float32)
         w_in -= np.float32(0.5)
@@ -145,7 +145,7 @@ def _sampler(counts: np.ndarray, exponent: float) -> NegativeSampler:
 
 #: A training task computes the loss on one minibatch in this many and scales it to all its
 #: pairs: a round's reported loss then rests on thousands of minibatches (hundreds of
-#: thousands of pairs) on real corpora, and the step runs about a tenth faster without it.
+#: thousands of pairs) on real corpora, and most steps skip computing it.
 LOSS_EVERY = 16
 
 
