@@ -252,3 +252,15 @@ def test_loss_is_measured_on_every_nth_minibatch_and_scaled(shared: int, groups:
 
 def test_loss_of_an_untrained_trainer_is_zero() -> None:
     assert _trainer(15).loss_sum == 0.0
+
+
+def test_initial_rows_are_drawn_the_same_alone_as_in_the_whole_matrix() -> None:
+    from w2v_spark.core.training import initial_input_rows
+
+    whole = initial_input_rows(np.arange(5000), 16, seed=7)
+    rows = np.array([4999, 3, 2048, 0])
+    assert np.array_equal(initial_input_rows(rows, 16, seed=7), whole[rows])
+    assert whole.dtype == np.float32 and whole.shape == (5000, 16)
+    assert whole.min() >= -1 / 16 and whole.max() < 1 / 16
+    assert abs(float(whole.mean())) < 1e-3 and abs(float(whole.std()) * 16 * np.sqrt(3) - 1) < 0.02
+    assert not np.array_equal(initial_input_rows(rows, 16, seed=8), whole[rows])

@@ -7,8 +7,39 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from w2v_spark.core.hashing import hash_keys
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.sgns import StepPlans, sgns_step, sgns_step_shared
+
+_SALT_INIT = 0x696E6974
+
+#: Rows of initial vectors drawn at once by :func:`initial_input_rows` (bounds its memory).
+_INIT_CHUNK_ROWS = 1 << 14
+
+
+def initial_input_rows(rows: np.ndarray, vector_size: int, seed: int) -> np.ndarray:
+    """The initial input vectors of word ids ``rows``: uniform in [-1, 1) / d (as gensim 4
+    starts; word2vec's C code draws from half that range). Every entry is a hash of (seed,
+    word id, column), so a block of rows is drawn the same alone as in the whole matrix.
+
+    Args:
+        rows: (n,) word ids.
+        vector_size: ``d``.
+        seed: the run's seed.
+
+    Returns:
+        (n, d) float32.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.empty((rows.size, vector_size), dtype=np.float32)
+    columns = np.arange(vector_size, dtype=np.int64)[None, :]
+    scale = np.float32(2.0 / vector_size)
+    for start in range(0, rows.size, _INIT_CHUNK_ROWS):
+        part = rows[start : start + _INIT_CHUNK_ROWS, None]
+        bits = hash_keys(seed, _SALT_INIT, part, columns) >> np.uint64(40)  # 24 of them
+        uniform = bits.astype(np.float32) * np.float32(2.0**-24)  # exact, in [0, 1)
+        out[start : start + part.shape[0]] = (uniform - np.float32(0.5)) * scale
+    return out
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from w2v_spark.config import TrainConfig
 from w2v_spark.core.averaging import TouchedRows, merge_touched
 from w2v_spark.core.sampling import NegativeSampler
-from w2v_spark.core.training import LearningRate, SliceTrainer
+from w2v_spark.core.training import LearningRate, SliceTrainer, initial_input_rows
 from w2v_spark.io.publish import publish_table
 from w2v_spark.io.schemas import TOUCHED_SCHEMA
 from w2v_spark.spark.faults import with_faults
@@ -74,13 +74,10 @@ class Model:
 
     @classmethod
     def initial(cls, vocab_size: int, vector_size: int, seed: int) -> Model:
-        """Input rows uniform in [-1, 1) / d (as gensim 4 starts; word2vec's C code draws from
-        half that range), output rows zero. The wider start is the better one on item
-        sequences (``benchmarks/results/items.md``)."""
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x696E6974]))
-        w_in = rng.random((vocab_size, vector_size), dtype=np.float32)
-        w_in -= np.float32(0.5)
-        w_in *= np.float32(2.0 / vector_size)
+        """Input rows from :func:`w2v_spark.core.training.initial_input_rows` (the wider
+        start of gensim 4, the better one on item sequences:
+        ``benchmarks/results/items.md``), output rows zero."""
+        w_in = initial_input_rows(np.arange(vocab_size), vector_size, seed)
         return cls(w_in, np.zeros((vocab_size, vector_size), np.float32))
 
 
@@ -113,6 +110,7 @@ class RoundResult:
     task_seconds: list[float] = field(default_factory=list)
     task_read_seconds: list[float] = field(default_factory=list)
     merge_seconds: float = 0.0
+    finite: bool = True
 
     def timing(self) -> str:
         """Where the round's time went, for the log: each task's own time (and its wait for
