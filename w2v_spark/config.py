@@ -25,6 +25,7 @@ from w2v_spark.errors import ConfigError
 INPUT_FORMATS = ("text", "events", "baskets")
 TABLE_FORMATS = ("csv", "parquet", "table")
 MERGE_MODES = ("mean", "sum", "average")
+STRATEGIES = ("merge", "blocks")
 
 #: Largest int32: word ids are int32, and the settings that count words or pairs stay within it.
 INT32_MAX = 2**31 - 1
@@ -297,6 +298,12 @@ class TrainConfig:
     shuffle_window: int = setting(
         1_000_000, "a task trains its pairs in random order within windows of this many "
         "pairs", bounds=Bounds(0, INT32_MAX, note="(0 = pairs in the order they were formed)"))
+    strategy: str = setting(
+        "merge", "merge: every task trains a copy of the whole model on its slice and the "
+        "copies are merged after each sync round; blocks: the vocabulary is cut into "
+        "num_partitions blocks and an epoch is num_partitions sub-rounds in which each task "
+        "trains one (input block, output block) stratum, no task holding more than two blocks",
+        choices=STRATEGIES)
     merge: str = setting(
         "mean", "how a round's partitions are merged: mean change over the partitions "
         "(tasks train at num_partitions x alpha), sum of the changes, or average of the "
@@ -319,6 +326,8 @@ class TrainConfig:
     @property
     def task_lr_scale(self) -> float:
         """Factor on the learning rate inside a training task (``num_partitions`` for mean)."""
+        if self.strategy == "blocks":
+            return 1.0
         return float(self.num_partitions) if self.merge == "mean" else 1.0
 
     def stability_warning(self) -> str | None:
@@ -340,8 +349,15 @@ class TrainConfig:
 
     @property
     def num_shards(self) -> int:
-        """Slices of one epoch's pairs: one per partition per sync round."""
-        return self.num_partitions * self.syncs_per_epoch
+        """Slices of one epoch's pairs: one per partition per round (per stratum with
+        ``strategy = "blocks"``)."""
+        return self.num_partitions * self.rounds_per_epoch
+
+    @property
+    def rounds_per_epoch(self) -> int:
+        """Training rounds of an epoch: ``syncs_per_epoch``, or with blocks the
+        ``num_partitions`` sub-rounds."""
+        return self.num_partitions if self.strategy == "blocks" else self.syncs_per_epoch
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from w2v_spark.config import Config, PairsConfig
+from w2v_spark.core.blocks import VocabBlocks, strata, stratum_shard, vocab_blocks
 from w2v_spark.core.pairs import epoch_pairs
 from w2v_spark.core.sampling import keep_probabilities
-from w2v_spark.errors import SchemaError
+from w2v_spark.errors import ConfigError, SchemaError
 from w2v_spark.io import storage
 from w2v_spark.io.inputs import split_conf
 from w2v_spark.io.layout import RunPaths
@@ -151,6 +152,7 @@ def _pairs_batches(
     num_shards: int,
     max_pairs: int,
     block: int,
+    blocks: VocabBlocks | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """mapInArrow body: tokens batches to pair blocks (:data:`PAIRS_OUT_SCHEMA`) by shard.
 
@@ -163,7 +165,7 @@ def _pairs_batches(
             yield from _slice_pairs(
                 batch.slice(start, stop - start), words=words, keep_prob=keep_prob,
                 window=window, shrink_windows=shrink_windows, seed=seed, epoch=epoch,
-                num_shards=num_shards, block=block,
+                num_shards=num_shards, block=block, blocks=blocks,
             )
 
 
@@ -178,8 +180,11 @@ def _slice_pairs(
     epoch: int,
     num_shards: int,
     block: int,
+    blocks: VocabBlocks | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """The pairs of one slice of a tokens batch, ordered by shard, in blocks."""
+    """The pairs of one slice of a tokens batch, ordered by shard, in blocks. With ``blocks``
+    the shard of a pair is its stratum (:func:`w2v_spark.core.blocks.stratum_shard`): the
+    context word's block is the task, the center word's block the output block."""
     if batch.num_rows == 0:
         return
     lookup = pc.SetLookupOptions(value_set=words)
@@ -202,8 +207,12 @@ def _slice_pairs(
     )
     if result.center.size == 0:
         return
-    order = np.argsort(result.shard, kind="stable")
-    yield pair_blocks(result.center[order], result.context[order], result.shard[order], block)
+    shard = result.shard
+    if blocks is not None:
+        sub_round, task = strata(blocks, result.context, result.center)
+        shard = stratum_shard(sub_round, task, blocks.num_blocks).astype(np.int32)
+    order = np.argsort(shard, kind="stable")
+    yield pair_blocks(result.center[order], result.context[order], shard[order], block)
 
 
 def generate_pairs(
@@ -216,6 +225,7 @@ def generate_pairs(
     num_shards: int,
     max_pairs_per_slice: int = _MAX_PAIRS_PER_SLICE,
     pairs_per_block: int = PAIRS_PER_BLOCK,
+    blocks: VocabBlocks | None = None,
 ) -> DataFrame:
     """The pairs of one epoch as blocks (:data:`PAIRS_OUT_SCHEMA`): ``pairs``, ``center`` and
     ``context`` (that many int32 word ids each, see :func:`block_ids`) and ``shard``. The
@@ -226,10 +236,16 @@ def generate_pairs(
         vocab: the collected vocabulary.
         cfg: window and subsampling settings.
         seed, epoch: select the random draws.
-        num_shards: how many slices the epoch is split into for training.
+        num_shards: how many slices the epoch is split into for training (with ``blocks``,
+            ``K * K``: one per stratum).
         max_pairs_per_slice: a task forms the pairs of at most about this many at once.
         pairs_per_block: most pairs in one row.
+        blocks: the vocabulary blocks of ``train.strategy = "blocks"``: each pair goes to the
+            shard of its stratum instead of its sentence's shard.
     """
+    if blocks is not None and num_shards != blocks.num_blocks ** 2:
+        raise ValueError(f"{blocks.num_blocks} blocks need {blocks.num_blocks ** 2} shards, "
+                         f"got {num_shards}")
     missing = {"line_id", "chunk", "tokens"} - set(tokens.columns)
     if missing:
         raise SchemaError(f"the tokens table lacks column(s) {sorted(missing)}")
@@ -244,6 +260,7 @@ def generate_pairs(
         num_shards=num_shards,
         max_pairs=max_pairs_per_slice,
         block=pairs_per_block,
+        blocks=blocks,
     )
     return tokens.select("line_id", "chunk", "tokens").mapInArrow(
         with_faults(body, "pairs"), PAIRS_OUT_SCHEMA
@@ -257,12 +274,14 @@ def write_pairs(spark: SparkSession, cfg: Config, paths: RunPaths) -> dict[str, 
     tokens = storage.read_table(spark, paths.table(TOKENS), "tokens", TOKENS_SCHEMA)
     vocab = read_vocabulary(spark, paths)
     shards = cfg.train.num_shards
+    blocks = training_blocks(cfg, vocab)
     # Writers stay open per shard, so rows keep the order they were generated in.
     with sql_conf(spark, "spark.sql.maxConcurrentOutputFileWriters", str(shards + 1)), \
             split_conf(spark):
         for epoch in range(cfg.train.epochs):
             frame = generate_pairs(
-                tokens, vocab, cfg.pairs, seed=cfg.train.seed, epoch=epoch, num_shards=shards
+                tokens, vocab, cfg.pairs, seed=cfg.train.seed, epoch=epoch, num_shards=shards,
+                blocks=blocks,
             )
             frame.write.mode("errorifexists").partitionBy("shard").parquet(
                 paths.pairs_epoch(epoch)
@@ -278,6 +297,25 @@ def write_pairs(spark: SparkSession, cfg: Config, paths: RunPaths) -> dict[str, 
         "pairs": int(sum(per_epoch)),
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def training_blocks(cfg: Config, vocab: Vocabulary) -> VocabBlocks | None:
+    """The vocabulary blocks training uses (``train.strategy = "blocks"``; None otherwise):
+    ``num_partitions`` blocks dealt by count (:func:`w2v_spark.core.blocks.vocab_blocks`).
+
+    Raises:
+        ConfigError: more blocks than words.
+    """
+    if cfg.train.strategy != "blocks":
+        return None
+    k = cfg.train.num_partitions
+    if k > len(vocab):
+        raise ConfigError(
+            f"[train] num_partitions = {k} is more than the {len(vocab)} words of the "
+            "vocabulary: with strategy = \"blocks\" every block needs a word; use at most "
+            f"{len(vocab)} partitions"
+        )
+    return vocab_blocks(vocab.counts, k)
 
 
 def pair_counts(spark: SparkSession, paths: RunPaths) -> dict[tuple[int, int], int]:
