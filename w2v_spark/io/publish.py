@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,16 +27,16 @@ _ROW_GROUP_BYTES = 32 << 20
 
 
 def write_files(table: pa.Table, directory: str, rows_per_file: int = ROWS_PER_FILE,
-                row_group_rows: int | None = None) -> list[str]:
-    """Write ``table`` as ``part-00000.parquet``, ``part-00001.parquet``, ... of at most
-    ``rows_per_file`` rows into a local directory, with fixed settings (zstd, row groups of
-    ``row_group_rows``, by default about 32 MiB of the ``vector`` column), so the bytes depend
-    only on the table. Returns the file names."""
+                row_group_rows: int | None = None, first: int = 0) -> list[str]:
+    """Write ``table`` as ``part-00000.parquet``, ``part-00001.parquet``, ... (numbered from
+    ``first``) of at most ``rows_per_file`` rows into a local directory, with fixed settings
+    (zstd, row groups of ``row_group_rows``, by default about 32 MiB of the ``vector``
+    column), so the bytes depend only on the table. Returns the file names."""
     if row_group_rows is None:
         dim = len(table.column("vector")[0]) if table.num_rows else 1
         row_group_rows = max(1, _ROW_GROUP_BYTES // (4 * dim + 32))
     names = []
-    for number, start in enumerate(range(0, max(table.num_rows, 1), rows_per_file)):
+    for number, start in enumerate(range(0, max(table.num_rows, 1), rows_per_file), first):
         name = f"part-{number:05d}.parquet"
         pq.write_table(
             table.slice(start, rows_per_file), os.path.join(directory, name),
@@ -52,13 +54,24 @@ def publish_table(spark: SparkSession, table: pa.Table, path: str,
     :func:`write_files`, then the size and SHA-256 of every file
     (:func:`w2v_spark.io.storage.write_checksums`), and its completion marker last. ``path``
     must not exist."""
-    with tempfile.TemporaryDirectory(prefix="w2v_spark-export-") as local:
-        names = write_files(table, local, rows_per_file, row_group_rows)
-        sums = {
-            name: {"size": os.path.getsize(os.path.join(local, name)),
-                   "sha256": storage.file_sha256(os.path.join(local, name))}
-            for name in names
-        }
-        storage.copy_local_files(spark, local, names, path)
+    publish_parts(spark, [table], path, rows_per_file, row_group_rows)
+
+
+def publish_parts(spark: SparkSession, tables: Iterable[pa.Table], path: str,
+                  rows_per_file: int = ROWS_PER_FILE, row_group_rows: int | None = None
+                  ) -> None:
+    """:func:`publish_table` of the concatenation of ``tables``, holding one of them at a
+    time: each is written to its own files (numbered on from the last one's) and copied
+    before the next is made. One table gives the files :func:`publish_table` gives."""
+    sums: dict[str, dict[str, Any]] = {}
+    number = 0
+    for table in tables:
+        with tempfile.TemporaryDirectory(prefix="w2v_spark-export-") as local:
+            names = write_files(table, local, rows_per_file, row_group_rows, first=number)
+            number += len(names)
+            for name in names:
+                sums[name] = {"size": os.path.getsize(os.path.join(local, name)),
+                              "sha256": storage.file_sha256(os.path.join(local, name))}
+            storage.copy_local_files(spark, local, names, path)
     storage.write_checksums(spark, path, sums)
     storage.write_marker(spark, path)

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
+    BooleanType,
     DataType,
     DoubleType,
     FloatType,
@@ -78,6 +79,34 @@ MODEL_SCHEMA = _columns(
     start=IntegerType(), rows=IntegerType(), dim=IntegerType(), input=BinaryType(),
     output=BinaryType()
 )
+
+#: A model trained in vocabulary blocks (``train.strategy = "blocks"``): the table is
+#: partitioned by ``matrix`` (``input`` or ``output``) and ``block`` directories; a row holds
+#: local rows ``start .. start + rows - 1`` of that block of that matrix as raw little-endian
+#: float32, ``rows x dim``.
+BLOCK_MODEL_SCHEMA = _columns(
+    matrix=StringType(), block=IntegerType(), start=IntegerType(), rows=IntegerType(),
+    dim=IntegerType(), values=BinaryType()
+)
+
+#: What a block-training task reads, in this order: the rows of its input block (``kind``
+#: 0) and of its output block (1), then its stratum's pair blocks (2). The columns a kind
+#: does not use are null.
+STRATUM_INPUT_SCHEMA = StructType(
+    [StructField("kind", IntegerType(), False), StructField("block", IntegerType(), False)]
+    + [StructField(name, data_type, True) for name, data_type in (
+        ("start", IntegerType()), ("rows", IntegerType()), ("dim", IntegerType()),
+        ("values", BinaryType()), ("pairs", IntegerType()), ("center", BinaryType()),
+        ("context", BinaryType()))]
+)
+
+#: What a block-training task writes: its two blocks as :data:`BLOCK_MODEL_SCHEMA` rows, each
+#: with the task's metrics.
+STRATUM_OUTPUT_SCHEMA = StructType([
+    *BLOCK_MODEL_SCHEMA.fields,
+    *_columns(task=IntegerType(), pairs=LongType(), loss=DoubleType(),
+              learning_rate=DoubleType(), seconds=DoubleType(), finite=BooleanType()).fields,
+])
 
 #: Rows a training task sends back: the rows of one matrix it touched, in blocks.
 TOUCHED_SCHEMA = _columns(
@@ -177,6 +206,7 @@ _ARROW_TYPES: tuple[tuple[type[DataType], pa.DataType], ...] = (
     (FloatType, pa.float32()),
     (DoubleType, pa.float64()),
     (BinaryType, pa.binary()),
+    (BooleanType, pa.bool_()),
 )
 
 

@@ -13,13 +13,15 @@ import numpy as np
 import pyarrow as pa
 from pyspark.sql import SparkSession
 
+from w2v_spark.core.blocks import VocabBlocks, vocab_blocks
 from w2v_spark.errors import SchemaError
 from w2v_spark.io import storage
 from w2v_spark.io.layout import RunPaths
-from w2v_spark.io.publish import publish_table
+from w2v_spark.io.publish import publish_parts, publish_table
 from w2v_spark.io.schemas import EMBEDDINGS, EMBEDDINGS_ARROW, MODEL_SCHEMA, vector_column
+from w2v_spark.stages.block_train import assemble, block_dir, is_block_model, model_blocks
 from w2v_spark.stages.train import input_vectors_from_frame
-from w2v_spark.stages.vocab import read_vocabulary
+from w2v_spark.stages.vocab import Vocabulary, read_vocabulary
 
 
 def embeddings_arrow(words: pa.Array, counts: np.ndarray, vectors: np.ndarray) -> pa.Table:
@@ -45,11 +47,31 @@ def embeddings_arrow(words: pa.Array, counts: np.ndarray, vectors: np.ndarray) -
 
 def write_embeddings(spark: SparkSession, paths: RunPaths, checkpoint: str) -> dict[str, Any]:
     """The export stage: the embeddings table of a run from its final ``checkpoint`` and its
-    vocabulary; returns the stage's facts."""
+    vocabulary; returns the stage's facts. A model trained in blocks is written block by
+    block (the driver holds one block at a time), its rows in block order."""
     started = time.perf_counter()
     vocab = read_vocabulary(spark, paths)
-    vectors = input_vectors_from_frame(storage.read_table(spark, checkpoint, "model",
-                                                          MODEL_SCHEMA))
-    publish_table(spark, embeddings_arrow(vocab.words, vocab.counts, vectors),
-                  paths.table(EMBEDDINGS))
+    if is_block_model(spark, checkpoint):
+        blocks = vocab_blocks(vocab.counts, model_blocks(spark, checkpoint))
+        publish_parts(spark, (_block_embeddings(spark, checkpoint, vocab, blocks, b)
+                              for b in range(blocks.num_blocks)), paths.table(EMBEDDINGS))
+    else:
+        vectors = input_vectors_from_frame(storage.read_table(spark, checkpoint, "model",
+                                                              MODEL_SCHEMA))
+        publish_table(spark, embeddings_arrow(vocab.words, vocab.counts, vectors),
+                      paths.table(EMBEDDINGS))
     return {"checkpoint": checkpoint, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _block_embeddings(spark: SparkSession, checkpoint: str, vocab: Vocabulary,
+                      blocks: VocabBlocks, block: int) -> pa.Table:
+    """The embeddings rows of the words of one block of a model trained in blocks."""
+    rows = spark.read.parquet(block_dir(checkpoint, "input", block)).select(
+        "start", "rows", "dim", "values").collect()
+    ids = blocks.ids(block)
+    vectors = assemble([(r["start"], r["rows"], r["dim"], r["values"]) for r in rows], ids.size)
+    return pa.Table.from_arrays(
+        [vocab.words.take(pa.array(ids)).cast(pa.string()), pa.array(ids.astype(np.int32)),
+         pa.array(vocab.counts[ids].astype(np.int64)), vector_column(vectors)],
+        schema=EMBEDDINGS_ARROW,
+    )

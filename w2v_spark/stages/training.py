@@ -17,15 +17,18 @@ from functools import reduce
 from typing import Any
 
 import numpy as np
+from pyspark.broadcast import Broadcast
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from w2v_spark.config import Config, TrainConfig
+from w2v_spark.core.blocks import VocabBlocks, vocab_blocks
 from w2v_spark.errors import CorruptError, IncompleteTableError, SchemaError, TrainingDivergedError
 from w2v_spark.io import storage
 from w2v_spark.io.layout import RunPaths
 from w2v_spark.io.schemas import METRICS, METRICS_SCHEMA, MODEL, MODEL_SCHEMA, PAIRS_SCHEMA
 from w2v_spark.spark.memory import check_model_fits
+from w2v_spark.stages.block_train import SubRound, run_sub_round, write_initial_model
 from w2v_spark.stages.pairs import pair_counts
 from w2v_spark.stages.train import (
     Model,
@@ -88,22 +91,40 @@ def train_model(spark: SparkSession, cfg: Config, paths: RunPaths,
     tcfg = cfg.train
     vocab = read_vocabulary(spark, paths)
     counts = pair_counts(spark, paths)
-    point = resume_point(spark, cfg, paths, len(vocab), recorded) if recorded is not None \
-        else None
-    if point is None:
-        storage.delete(spark, paths.table(MODEL))
-        start, earlier = 0, list[RoundResult]()
-        model = Model.initial(len(vocab), tcfg.vector_size, tcfg.seed)
-        write_checkpoint(spark, model, paths.checkpoint(0))
-        record_round(0, None)
-    else:
-        start, model, earlier = point
-        for number in checkpoint_rounds(spark, paths):
-            if number > start:
-                storage.delete(spark, paths.checkpoint(number))
-        log.info("[train] resuming after round %d from %s", start, paths.checkpoint(start))
-    results = earlier + _train_rounds(spark, cfg, paths, vocab, counts, model, start,
-                                      record_round)
+    blocks = tcfg.strategy == "blocks"
+    point = resume_point(spark, cfg, paths, len(vocab), recorded, load=not blocks) \
+        if recorded is not None else None
+    sc = spark.sparkContext
+    vocab_blocks_bc = sc.broadcast(vocab_blocks(vocab.counts, tcfg.num_partitions)) \
+        if blocks else None
+    try:
+        model: Model | None = None
+        if point is None:
+            storage.delete(spark, paths.table(MODEL))
+            start, earlier = 0, list[RoundResult]()
+            if vocab_blocks_bc is not None:
+                write_initial_model(spark, vocab_blocks_bc, tcfg.vector_size, tcfg.seed,
+                                    paths.checkpoint(0))
+            else:
+                model = Model.initial(len(vocab), tcfg.vector_size, tcfg.seed)
+                write_checkpoint(spark, model, paths.checkpoint(0))
+            record_round(0, None)
+        else:
+            start, model, earlier = point
+            for number in checkpoint_rounds(spark, paths):
+                if number > start:
+                    storage.delete(spark, paths.checkpoint(number))
+            log.info("[train] resuming after round %d from %s", start, paths.checkpoint(start))
+        if vocab_blocks_bc is not None:
+            later = _train_block_rounds(spark, cfg, paths, vocab, counts, vocab_blocks_bc, start,
+                                        record_round)
+        else:
+            assert model is not None
+            later = _train_rounds(spark, cfg, paths, vocab, counts, model, start, record_round)
+    finally:
+        if vocab_blocks_bc is not None:
+            vocab_blocks_bc.destroy()
+    results = earlier + later
     metrics_rows = [
         (r.epoch, r.round, r.mean_loss, r.learning_rate, r.pairs,
          r.pairs / r.seconds if r.seconds > 0 else 0.0, r.seconds)
@@ -154,12 +175,13 @@ def _prune_checkpoints(spark: SparkSession, paths: RunPaths, keep: int) -> None:
 
 
 def resume_point(spark: SparkSession, cfg: Config, paths: RunPaths, vocab_size: int,
-                 recorded: Sequence[dict[str, Any]]
-                 ) -> tuple[int, Model, list[RoundResult]] | None:
+                 recorded: Sequence[dict[str, Any]], load: bool = True
+                 ) -> tuple[int, Model | None, list[RoundResult]] | None:
     """The newest round whose checkpoint is complete, matches its checksums and whose metrics
     are recorded, the model after it and the recorded rounds; None when training must start
     over. A checkpoint that differs from what was written is skipped for the one before it,
-    and said; when no checkpoint is left, the error names the damaged files."""
+    and said; when no checkpoint is left, the error names the damaged files. With ``load``
+    false (a model in blocks, which the driver never holds) no model is read."""
     damaged: list[str] = []
     for number in reversed(checkpoint_rounds(spark, paths)):
         path = paths.checkpoint(number)
@@ -171,13 +193,15 @@ def resume_point(spark: SparkSession, cfg: Config, paths: RunPaths, vocab_size: 
                         "before it", number, "; ".join(problems))
             damaged += problems
             continue
-        model = model_from_frame(storage.read_table(spark, path, "model", MODEL_SCHEMA))
-        expected = (vocab_size, cfg.train.vector_size)
-        if model.w_in.shape != expected or model.w_out.shape != expected:
-            raise SchemaError(
-                f"the checkpoint {path} holds a {model.w_in.shape} model, the run needs "
-                f"{expected}; start again with --overwrite"
-            )
+        model = None
+        if load:
+            model = model_from_frame(storage.read_table(spark, path, "model", MODEL_SCHEMA))
+            expected = (vocab_size, cfg.train.vector_size)
+            if model.w_in.shape != expected or model.w_out.shape != expected:
+                raise SchemaError(
+                    f"the checkpoint {path} holds a {model.w_in.shape} model, the run needs "
+                    f"{expected}; start again with --overwrite"
+                )
         if damaged:
             log.warning("[train] resuming from round %d, the newest checkpoint that matches "
                         "its checksums", number)
@@ -257,11 +281,52 @@ def _train_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab: Voca
     return results
 
 
-def check_diverged(result: RoundResult, model: Model, tcfg: TrainConfig) -> None:
+def _train_block_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab: Vocabulary,
+                        counts: dict[tuple[int, int], int],
+                        blocks: Broadcast[VocabBlocks], start: int,
+                        record_round: RecordRound) -> list[RoundResult]:
+    """Every sub-round of every epoch after global round ``start`` with a model in blocks
+    (:mod:`w2v_spark.stages.block_train`): round ``n`` reads model version ``n - 1`` and
+    writes version ``n``, which is its checkpoint."""
+    tcfg = cfg.train
+    k = blocks.value.num_blocks
+    total_pairs = sum(counts.values())
+    counts_bc = spark.sparkContext.broadcast(vocab.counts)
+    results: list[RoundResult] = []
+    done = 0
+    global_round = 0
+    try:
+        for epoch in range(tcfg.epochs):
+            for sub_round in range(k):
+                stratum_pairs = tuple(counts.get((epoch, sub_round * k + t), 0)
+                                      for t in range(k))
+                info = SubRound(epoch, sub_round, done, stratum_pairs)
+                done += info.round_pairs
+                global_round += 1
+                if global_round <= start:
+                    continue
+                result = run_sub_round(spark, paths, tcfg, info, total_pairs, blocks, counts_bc,
+                                       paths.checkpoint(global_round - 1),
+                                       paths.checkpoint(global_round))
+                check_diverged(result, None, tcfg)
+                record_round(global_round, round_entry(result))
+                _prune_checkpoints(spark, paths, tcfg.keep_checkpoints)
+                results.append(result)
+                log.info("[train] epoch %d/%d sub-round %d/%d: %s pairs, loss %.4f, lr %.5f, %s",
+                         epoch + 1, tcfg.epochs, sub_round + 1, k, f"{result.pairs:,}",
+                         result.mean_loss, result.learning_rate, result.timing())
+    finally:
+        counts_bc.destroy()
+    return results
+
+
+def check_diverged(result: RoundResult, model: Model | None, tcfg: TrainConfig) -> None:
     """Stop a run whose round loss rose above twice the starting loss ``(1 + negative) ln 2``
-    (all output vectors are zero at the start), or whose model is no longer finite."""
+    (all output vectors are zero at the start), or whose model (or, without ``model``, any
+    task's blocks: ``result.finite``) is no longer finite."""
     start_loss = (1 + tcfg.negative) * math.log(2.0)
-    finite = bool(np.all(np.isfinite(model.w_in)) and np.all(np.isfinite(model.w_out)))
+    finite = result.finite and (model is None or bool(
+        np.all(np.isfinite(model.w_in)) and np.all(np.isfinite(model.w_out))))
     if result.pairs and (not finite or not result.mean_loss <= 2 * start_loss):
         raise TrainingDivergedError(
             f"training diverged in epoch {result.epoch + 1}, round {result.round + 1}: the loss "
