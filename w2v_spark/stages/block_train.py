@@ -33,7 +33,7 @@ from pyspark.sql.types import StructType
 from w2v_spark.config import TrainConfig
 from w2v_spark.core.blocks import VocabBlocks, block_sampler, output_block, to_local
 from w2v_spark.core.sampling import NegativeSampler
-from w2v_spark.core.training import LearningRate, SliceTrainer, initial_input_rows
+from w2v_spark.core.training import initial_input_rows
 from w2v_spark.io import storage
 from w2v_spark.io.layout import RunPaths
 from w2v_spark.io.schemas import (
@@ -46,7 +46,7 @@ from w2v_spark.io.schemas import (
 from w2v_spark.spark.faults import with_faults
 from w2v_spark.spark.session import sql_conf
 from w2v_spark.stages.pairs import block_ids
-from w2v_spark.stages.train import LOSS_EVERY, RoundResult
+from w2v_spark.stages.train import RoundResult, task_trainer
 
 #: The two matrices, as the ``matrix`` directories of a version name them.
 MATRICES = ("input", "output")
@@ -262,22 +262,10 @@ def _train_stratum(
                            f"{out_block}")
     w_in = assemble(model[0], int(vocab.sizes[task]))
     w_out = assemble(model[1], int(vocab.sizes[out_block]))
-    trainer = SliceTrainer(
-        w_in=w_in,
-        w_out=w_out,
-        sampler=_block_sampler(counts.value, vocab, out_block, cfg.ns_exponent),
-        rng=np.random.default_rng(
-            np.random.SeedSequence([cfg.seed, info.epoch, info.sub_round, task])
-        ),
-        schedule=LearningRate(cfg.alpha, cfg.min_alpha, total_pairs),
-        negative=cfg.negative,
-        batch_size=cfg.batch_size,
-        shared_negatives=cfg.shared_negatives,
-        negative_groups=cfg.negative_groups,
-        shuffle_window=cfg.shuffle_window,
-        loss_every=LOSS_EVERY,
-        progress_start=float(info.progress_start),
-        progress_scale=info.round_pairs / max(info.stratum_pairs[task], 1),
+    trainer = task_trainer(
+        cfg, w_in, w_out, _block_sampler(counts.value, vocab, out_block, cfg.ns_exponent),
+        (info.epoch, info.sub_round, task), total_pairs, info.progress_start,
+        info.round_pairs / max(info.stratum_pairs[task], 1),
     )
 
     def pairs() -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -28,7 +28,7 @@ from w2v_spark.core.averaging import TouchedRows, merge_touched
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.training import LearningRate, SliceTrainer, initial_input_rows
 from w2v_spark.io.publish import publish_table
-from w2v_spark.io.schemas import TOUCHED_SCHEMA
+from w2v_spark.io.schemas import MODEL_SCHEMA, TOUCHED_SCHEMA, arrow_schema
 from w2v_spark.spark.faults import with_faults
 from w2v_spark.spark.session import sql_conf
 from w2v_spark.stages.pairs import block_ids
@@ -40,29 +40,9 @@ _BLOCK_BYTES = 32 << 20
 _TRAIN_ARROW_ROWS = 8
 
 #: :data:`w2v_spark.io.schemas.MODEL_SCHEMA` in Arrow, as the driver writes checkpoints.
-MODEL_ARROW = pa.schema(
-    [
-        pa.field("start", pa.int32(), nullable=False),
-        pa.field("rows", pa.int32(), nullable=False),
-        pa.field("dim", pa.int32(), nullable=False),
-        pa.field("input", pa.binary(), nullable=False),
-        pa.field("output", pa.binary(), nullable=False),
-    ]
-)
+MODEL_ARROW = arrow_schema(MODEL_SCHEMA)
 
-_TOUCHED_ARROW = pa.schema(
-    [
-        pa.field("partition", pa.int32(), nullable=False),
-        pa.field("matrix", pa.string(), nullable=False),
-        pa.field("rows", pa.binary(), nullable=False),
-        pa.field("values", pa.binary(), nullable=False),
-        pa.field("pairs", pa.int64(), nullable=False),
-        pa.field("loss", pa.float64(), nullable=False),
-        pa.field("learning_rate", pa.float64(), nullable=False),
-        pa.field("seconds", pa.float64(), nullable=False),
-        pa.field("read_seconds", pa.float64(), nullable=False),
-    ]
-)
+_TOUCHED_ARROW = arrow_schema(TOUCHED_SCHEMA)
 
 
 @dataclass
@@ -147,6 +127,36 @@ def _sampler(counts: np.ndarray, exponent: float) -> NegativeSampler:
 LOSS_EVERY = 16
 
 
+def task_trainer(cfg: TrainConfig, w_in: np.ndarray, w_out: np.ndarray,
+                 sampler: NegativeSampler, seeds: tuple[int, int, int], total_pairs: int,
+                 progress_start: int, progress_scale: float) -> SliceTrainer:
+    """The trainer of one training task: the kernel's settings of ``cfg``, the learning rate
+    at :attr:`TrainConfig.task_lr_scale` times the schedule, and the random draws of
+    ``SeedSequence([seed, *seeds])`` (the epoch, the round and the task).
+
+    Args:
+        w_in, w_out: the task's (n_in, d) and (n_out, d) rows, trained in place.
+        progress_start: pairs of the run trained before this round.
+        progress_scale: pairs of the round per pair of this task.
+    """
+    scale = cfg.task_lr_scale
+    return SliceTrainer(
+        w_in=w_in,
+        w_out=w_out,
+        sampler=sampler,
+        rng=np.random.default_rng(np.random.SeedSequence([cfg.seed, *seeds])),
+        schedule=LearningRate(cfg.alpha * scale, cfg.min_alpha * scale, total_pairs),
+        negative=cfg.negative,
+        batch_size=cfg.batch_size,
+        shared_negatives=cfg.shared_negatives,
+        negative_groups=cfg.negative_groups,
+        shuffle_window=cfg.shuffle_window,
+        loss_every=LOSS_EVERY,
+        progress_start=float(progress_start),
+        progress_scale=progress_scale,
+    )
+
+
 def _touched_blocks(
     partition: int, matrix: str, w: np.ndarray, touched: np.ndarray
 ) -> Iterator[tuple[int, str, bytes, bytes]]:
@@ -179,24 +189,10 @@ def _train_slice(
     partition = int(first.column(2)[0].as_py())
     first_range = pc.min_max(first.column(2))
     w_in, w_out = (np.array(a, dtype=np.float32, copy=True) for a in model.value)
-    trainer = SliceTrainer(
-        w_in=w_in,
-        w_out=w_out,
-        sampler=_sampler(counts, cfg.ns_exponent),
-        rng=np.random.default_rng(
-            np.random.SeedSequence([cfg.seed, info.epoch, info.round, partition])
-        ),
-        schedule=LearningRate(
-            cfg.alpha * cfg.task_lr_scale, cfg.min_alpha * cfg.task_lr_scale, total_pairs
-        ),
-        negative=cfg.negative,
-        batch_size=cfg.batch_size,
-        shared_negatives=cfg.shared_negatives,
-        negative_groups=cfg.negative_groups,
-        shuffle_window=cfg.shuffle_window,
-        loss_every=LOSS_EVERY,
-        progress_start=float(info.progress_start),
-        progress_scale=info.round_pairs / max(info.slice_pairs[partition], 1),
+    trainer = task_trainer(
+        cfg, w_in, w_out, _sampler(counts, cfg.ns_exponent),
+        (info.epoch, info.round, partition), total_pairs, info.progress_start,
+        info.round_pairs / max(info.slice_pairs[partition], 1),
     )
     trainer.train_all(_slice_pairs(itertools.chain([first], timed), first_range))
     seconds = time.perf_counter() - started
