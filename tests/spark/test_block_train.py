@@ -4,6 +4,8 @@ their strata, and a failed sub-round, a resumed run or retried tasks change noth
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,14 @@ from w2v_spark.core.blocks import block_sampler, output_block, vocab_blocks
 from w2v_spark.core.training import LearningRate, SliceTrainer
 from w2v_spark.errors import ConfigError
 from w2v_spark.io.layout import RunPaths
-from w2v_spark.pipeline import pairs_stage, run_pipeline, tokenize_stage, vocab_stage
+from w2v_spark.pipeline import (
+    export_stage,
+    pairs_stage,
+    run_pipeline,
+    tokenize_stage,
+    train_stage,
+    vocab_stage,
+)
 from w2v_spark.spark.faults import ENV_VAR
 from w2v_spark.stages import training
 from w2v_spark.stages.pairs import block_ids
@@ -189,3 +198,33 @@ def test_a_copy_of_a_blocks_run_resumes_as_finished(spark, corpus: Path, blocks_
     shutil.copytree(blocks_run, out)
     report = run_pipeline(spark, _blocks_config(), str(corpus), str(out), resume=True)
     assert all(report[s].get("skipped") for s in ("tokenize", "vocab", "pairs", "train"))
+
+
+def test_a_damaged_block_is_named_and_the_sub_round_before_it_taken(
+    spark, blocks_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(blocks_run, out)
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    rounds = len(record["train_rounds"])
+    for stage in ("train", "export"):
+        del record["stages"][stage]
+    record["train_rounds"] = record["train_rounds"][:4]
+    (out / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    (out / ".run.json.crc").unlink(missing_ok=True)
+    shutil.rmtree(out / "metrics")
+    shutil.rmtree(out / "embeddings")
+    for number in range(5, rounds + 1):
+        shutil.rmtree(out / "model" / f"round={number:05d}")
+    damaged = sorted((out / "model" / "round=00004" / "matrix=input" / "block=1")
+                     .glob("part-*.parquet"))[0]
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2:len(data) // 2 + 100] = bytes(100)
+    damaged.write_bytes(bytes(data))
+    (damaged.parent / f".{damaged.name}.crc").unlink(missing_ok=True)
+    caplog.set_level(logging.WARNING, logger="w2v_spark")
+    facts = train_stage(spark, _blocks_config(), str(out), resume=True)
+    assert facts["resumed_after_round"] == 3
+    assert f"{damaged.name} has other content than when it was written" in caplog.text
+    export_stage(spark, _blocks_config(), str(out))
+    assert table_bytes(out / "embeddings") == table_bytes(blocks_run / "embeddings")

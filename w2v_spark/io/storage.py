@@ -348,10 +348,39 @@ def checksum_problems(spark: SparkSession, table: str) -> list[str]:
     return compare_checksums(
         table,
         read_text(spark, record) if exists(spark, record) else None,
-        [name for name in list_files(spark, table) if not is_hidden_name(name)],
+        data_files(spark, table),
         size=lambda path: int(fs.getFileStatus(_fs_path(spark, path)[1]).getLen()),
         digest=lambda path: sha256(spark, path),
     )
+
+
+def data_files(spark: SparkSession, table: str) -> list[str]:
+    """The data files of a table, as paths relative to it (``matrix=input/block=0/part-...``
+    for a partitioned one), sorted; names starting with ``_`` or ``.`` are skipped at every
+    level, as Spark does."""
+    fs, hpath = _fs_path(spark, table)
+    if not fs.exists(hpath):
+        return []
+    root = str(fs.getFileStatus(hpath).getPath().toString()).rstrip("/")
+    found = []
+    files = fs.listFiles(hpath, True)
+    while files.hasNext():
+        relative = str(files.next().getPath().toString())[len(root) + 1:]
+        if not any(is_hidden_name(part) for part in relative.split("/")):
+            found.append(relative)
+    return sorted(found)
+
+
+def record_checksums(spark: SparkSession, table: str) -> None:
+    """Write the :data:`CHECKSUMS` of a table Spark wrote (each file's SHA-256 streamed in
+    the JVM): from then on it is verified as a published table is."""
+    fs, _ = _fs_path(spark, table)
+    sums = {}
+    for name in data_files(spark, table):
+        path = join(table, name)
+        sums[name] = {"size": int(fs.getFileStatus(_fs_path(spark, path)[1]).getLen()),
+                      "sha256": sha256(spark, path)}
+    write_checksums(spark, table, sums)
 
 
 def compare_checksums(table: str, record: str | None, present: list[str],

@@ -171,6 +171,7 @@ def write_initial_model(spark: SparkSession, blocks: Broadcast[VocabBlocks], vec
     body = partial(_initial_blocks, blocks=blocks, vector_size=vector_size, seed=seed)
     frame = ids.mapInArrow(body, BLOCK_MODEL_SCHEMA)
     frame.write.mode("errorifexists").partitionBy("matrix", "block").parquet(version)
+    storage.record_checksums(spark, version)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,6 +307,8 @@ def run_sub_round(spark: SparkSession, paths: RunPaths, cfg: TrainConfig, info: 
                                "partitions")
         trained = union.mapInArrow(with_faults(body, "train"), STRATUM_OUTPUT_SCHEMA)
         trained.write.mode("errorifexists").partitionBy("matrix", "block").parquet(target)
+    # A version is used on resume only once its round is recorded, which is after this.
+    storage.record_checksums(spark, target)
     rows = (spark.read.parquet(target).where(F.col("matrix") == "input")
             .select("task", "pairs", "loss", "learning_rate", "seconds", "finite")
             .distinct().collect())
