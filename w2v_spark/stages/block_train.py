@@ -178,13 +178,14 @@ def write_initial_model(spark: SparkSession, blocks: Broadcast[VocabBlocks], vec
 # one sub-round
 
 
-_SAMPLERS: dict[tuple[int, int, int, float], NegativeSampler] = {}
+_SAMPLERS: dict[tuple[int, int, float, int], NegativeSampler] = {}
 
 
 def _block_sampler(counts: np.ndarray, blocks: VocabBlocks, block: int, exponent: float
                    ) -> NegativeSampler:
-    """The negative sampler of one output block, built once per Python worker."""
-    key = (id(counts), blocks.num_blocks, block, exponent)
+    """The negative sampler of one output block, built once per Python worker for the same
+    counts of that block's words."""
+    key = (blocks.num_blocks, block, exponent, hash(counts[blocks.ids(block)].tobytes()))
     if key not in _SAMPLERS:
         if len(_SAMPLERS) > 4 * blocks.num_blocks:
             _SAMPLERS.clear()

@@ -22,14 +22,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from w2v_spark.config import Config, TrainConfig
-from w2v_spark.core.blocks import VocabBlocks, vocab_blocks
+from w2v_spark.core.blocks import VocabBlocks
 from w2v_spark.errors import CorruptError, IncompleteTableError, SchemaError, TrainingDivergedError
 from w2v_spark.io import storage
 from w2v_spark.io.layout import RunPaths
 from w2v_spark.io.schemas import METRICS, METRICS_SCHEMA, MODEL, MODEL_SCHEMA, PAIRS_SCHEMA
 from w2v_spark.spark.memory import check_model_fits
 from w2v_spark.stages.block_train import SubRound, run_sub_round, write_initial_model
-from w2v_spark.stages.pairs import pair_counts
+from w2v_spark.stages.pairs import pair_counts, training_blocks
 from w2v_spark.stages.train import (
     Model,
     RoundInfo,
@@ -95,8 +95,8 @@ def train_model(spark: SparkSession, cfg: Config, paths: RunPaths,
     point = resume_point(spark, cfg, paths, len(vocab), recorded, load=not blocks) \
         if recorded is not None else None
     sc = spark.sparkContext
-    vocab_blocks_bc = sc.broadcast(vocab_blocks(vocab.counts, tcfg.num_partitions)) \
-        if blocks else None
+    dealt = training_blocks(cfg, vocab)
+    vocab_blocks_bc = sc.broadcast(dealt) if dealt is not None else None
     try:
         model: Model | None = None
         if point is None:
