@@ -482,3 +482,68 @@ def test_training_recovers_planted_groups(shared: int) -> None:
     for word in range(vocab):
         assert cos[word, same[word]].min() > cos[word, other[word]].max(), word
     assert cos[same].mean() > cos[other].mean() + 0.5
+
+
+def _capped_reference(target: np.ndarray, index: np.ndarray, values: np.ndarray,
+                      weights: np.ndarray, cap: float) -> np.ndarray:
+    """Row by row: the sum of a row's values, times ``min(1, cap / its weights' sum)``."""
+    out = target.astype(np.float64)
+    for row in np.unique(index):
+        mask = index == row
+        terms = weights[mask].sum()
+        out[row] += values[mask].sum(axis=0) * min(1.0, cap / terms)
+    return out
+
+
+@pytest.mark.parametrize("width", [6, 400])
+def test_capped_scatter_plan_scales_only_the_rows_above_the_cap(width: int) -> None:
+    """Rows whose weights add up to more than the cap move by the capped sum; the others,
+    single or repeated, by their exact sum (one-hot and ``reduceat`` paths both)."""
+    rng = np.random.default_rng(31)
+    index = rng.integers(0, 12 if width == 6 else 300, size=(3, width))
+    index[0, : width // 2] = 5  # one row far above the cap
+    weights = rng.choice([1.0, 2.5, 40.0], size=width)
+    cap = 8.0
+    target = rng.normal(size=(300, 4))
+    plan = ScatterPlan.build(index, weights, cap)
+    for batch in range(3):
+        values = rng.normal(size=(width, 4))
+        expected = _capped_reference(target, index[batch], values, weights, cap)
+        plan.add(target, values, batch)
+        np.testing.assert_allclose(target, expected, rtol=1e-6, atol=1e-6)  # float32 factors
+    assert plan.run_scale is not None and plan.run_scale.min() < 1.0
+
+
+def test_a_cap_no_row_reaches_leaves_the_scatter_exact() -> None:
+    rng = np.random.default_rng(32)
+    index = rng.integers(0, 50, size=200)
+    values = rng.normal(size=(200, 3))
+    plain, capped = np.zeros((50, 3)), np.zeros((50, 3))
+    scatter_add_rows(plain, index, values)
+    scatter_add_rows(capped, index, values, cap=float(np.bincount(index).max()))
+    np.testing.assert_array_equal(capped, plain)
+
+
+def test_row_cap_bounds_the_step_of_a_negative_drawn_throughout_a_minibatch() -> None:
+    """A shared negative drawn for every slot of a minibatch moves by at most ``row_cap``
+    gradient terms of its pairs (each ``lr * negative_weight * |h|`` at most), and with the cap
+    above every row's terms the step is the uncapped one, bit for bit."""
+    rng = np.random.default_rng(33)
+    batch, shared, dim = 64, 8, 5
+    w_in = rng.normal(size=(100, dim)).astype(np.float32)
+    w_out = rng.normal(size=(100, dim)).astype(np.float32)
+    centers = rng.integers(0, 100, size=batch)
+    contexts = rng.integers(1, 100, size=batch)
+    negatives = np.zeros(shared, dtype=np.int64)  # word 0 every time
+    weight, lr, cap = 5 / shared, 0.5, 10.0
+    out = w_out.copy()
+    sgns_step_shared(w_in.copy(), out, centers, contexts, negatives, lr, weight, row_cap=cap)
+    bound = cap * lr * np.linalg.norm(w_in[centers], axis=1).max()
+    assert np.linalg.norm(out[0] - w_out[0]) <= bound * (1 + 1e-5)
+    free = w_out.copy()
+    sgns_step_shared(w_in.copy(), free, centers, contexts, negatives, lr, weight)
+    assert np.linalg.norm(free[0] - w_out[0]) > 2 * bound  # the cap did something
+    loose = w_out.copy()
+    sgns_step_shared(w_in.copy(), loose, centers, contexts, negatives, lr, weight,
+                     row_cap=float(batch * shared * weight + batch))
+    np.testing.assert_array_equal(loose, free)

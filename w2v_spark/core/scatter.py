@@ -4,6 +4,13 @@ The index work of a scatter (sorting, finding the runs of repeated rows) depends
 indices, which a trainer knows for many minibatches ahead. :class:`ScatterPlan` does that work
 for a stack of minibatches at once, in a few vectorised calls, and :meth:`ScatterPlan.add` then
 moves only the values of one minibatch. :func:`scatter_add_rows` plans and adds one scatter.
+
+A plan may also cap what one row takes from a minibatch: with position weights ``w`` (how many
+gradient terms each value stands for) and a cap ``c``, the summed update of a row whose terms
+add up to ``t > c`` is scaled by ``c / t``. A minibatch's gradients are all computed at the
+same point, so a row that occurs many times in it moves by the sum of many steps that a
+sequential SGD would have taken one after the other, each smaller than the last; the cap bounds
+that overshoot for the few rows concerned and leaves every other row's sum exact.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ class ScatterPlan:
         repeated_rows: (Q,) positions of the rows whose index repeats, sorted by index.
         repeated_run: (Q,) the run (0, 1, ... within its minibatch) each of them belongs to.
         run_targets: (R,) target row of each run.
+        single_scale, run_scale: (S,) and (R,) factors of the capped rows' updates (1 for
+            the others), or None for a plan without a cap (``single_scale`` also when no
+            single position's weight exceeds the cap).
     """
 
     single_rows: np.ndarray
@@ -40,10 +50,21 @@ class ScatterPlan:
     repeated_start: np.ndarray
     run_targets: np.ndarray
     run_start: np.ndarray
+    single_scale: np.ndarray | None = None
+    run_scale: np.ndarray | None = None
 
     @classmethod
-    def build(cls, index: np.ndarray) -> ScatterPlan:
-        """Plan the scatters of an (n, m) integer index: row i is minibatch i."""
+    def build(cls, index: np.ndarray, weights: np.ndarray | None = None,
+              cap: float = 0.0) -> ScatterPlan:
+        """Plan the scatters of an (n, m) integer index: row i is minibatch i.
+
+        Args:
+            index: (n, m) target rows.
+            weights: (m,) gradient terms each position of a minibatch stands for (all 1 when
+                omitted); used only with ``cap``.
+            cap: above 0, a row's update is scaled by ``cap / terms`` when its positions'
+                weights in a minibatch add up to more than ``cap``.
+        """
         n, m = index.shape
         order = np.argsort(index, axis=1, kind="stable")  # (n, m)
         ordered = np.take_along_axis(index, order, axis=1)
@@ -61,6 +82,16 @@ class ScatterPlan:
         run_global = np.cumsum(run_first[repeated]) - 1  # (Q,)
         repeats = repeated.sum(axis=1)
         repeated_run = run_global - np.repeat(run_start[:-1], repeats)
+        single_scale = run_scale = None
+        if cap > 0:
+            w = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
+            ordered_w = w[order]  # (n, m)
+            single_w = ordered_w[single]
+            if (single_w > cap).any():  # none, unless one position outweighs the cap
+                single_scale = _capped(single_w, cap)
+            terms = np.bincount(run_global, weights=ordered_w[repeated],
+                                minlength=int(run_start[-1]))
+            run_scale = _capped(terms, cap)
         return cls(
             single_rows=order[single],
             single_targets=ordered[single],
@@ -70,6 +101,8 @@ class ScatterPlan:
             repeated_start=_offsets(repeats),
             run_targets=ordered[run_first],
             run_start=run_start,
+            single_scale=single_scale,
+            run_scale=run_scale,
         )
 
     def add(self, target: np.ndarray, values: np.ndarray, batch: int = 0) -> None:
@@ -82,7 +115,10 @@ class ScatterPlan:
         """
         lo, hi = self.single_start[batch], self.single_start[batch + 1]
         rows = self.single_targets[lo:hi]
-        _add_to_rows(target, rows, np.take(values, self.single_rows[lo:hi], axis=0))
+        singles = np.take(values, self.single_rows[lo:hi], axis=0)
+        if self.single_scale is not None:
+            singles *= self.single_scale[lo:hi, None]
+        _add_to_rows(target, rows, singles)
         lo, hi = self.repeated_start[batch], self.repeated_start[batch + 1]
         if hi == lo:
             return
@@ -91,10 +127,18 @@ class ScatterPlan:
             np.take(values, self.repeated_rows[lo:hi], axis=0), self.repeated_run[lo:hi],
             int(last - first),
         )
+        if self.run_scale is not None:
+            sums *= self.run_scale[first:last, None]
         _add_to_rows(target, self.run_targets[first:last], sums)
 
 
-def scatter_add_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
+def _capped(terms: np.ndarray, cap: float) -> np.ndarray:
+    """float32 factors ``min(1, cap / terms)`` of (k,) ``terms``."""
+    return np.minimum(1.0, cap / np.maximum(terms, 1e-12)).astype(np.float32)
+
+
+def scatter_add_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray,
+                     weights: np.ndarray | None = None, cap: float = 0.0) -> None:
     """Add ``values[i]`` to ``target[index[i]]`` for every i, summing duplicates.
 
     Equivalent to ``np.add.at(target, index, values)``, which is correct but slow, through one
@@ -104,9 +148,10 @@ def scatter_add_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray) 
         target: (V, d) array, updated in place.
         index: (n,) integer row indices into ``target``.
         values: (n, d) rows to add, same dtype as ``target``.
+        weights, cap: the row cap of :meth:`ScatterPlan.build` (none by default).
     """
     if index.shape[0]:
-        ScatterPlan.build(index[None, :]).add(target, values)
+        ScatterPlan.build(index[None, :], weights, cap).add(target, values)
 
 
 def _offsets(sizes: np.ndarray) -> np.ndarray:

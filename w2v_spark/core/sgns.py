@@ -63,6 +63,7 @@ def sgns_step(
     negatives: np.ndarray,
     lr: float,
     compute_loss: bool = True,
+    row_cap: float = 0.0,
 ) -> float:
     """One SGD step on a minibatch of pairs, each with its own k negatives.
 
@@ -74,6 +75,8 @@ def sgns_step(
         negatives: (B, k) int word ids.
         lr: learning rate of this step.
         compute_loss: whether to compute the loss (a log and a sum over the (B, k+1) sigmoids).
+        row_cap: above 0, a row that takes more than this many gradient terms (one per
+            occurrence) has its update scaled to this many (:class:`ScatterPlan`).
 
     Returns:
         The minibatch loss before the update, summed over its B pairs; 0.0 without
@@ -95,8 +98,8 @@ def sgns_step(
     grad *= np.float32(lr)
     d_h = np.matmul(grad[:, None, :], u)[:, 0, :]  # (B, d)
     d_u = grad[:, :, None] * h[:, None, :]  # (B, k+1, d)
-    scatter_add_rows(w_out, targets.reshape(-1), d_u.reshape(-1, dim))
-    scatter_add_rows(w_in, centers, d_h)
+    scatter_add_rows(w_out, targets.reshape(-1), d_u.reshape(-1, dim), cap=row_cap)
+    scatter_add_rows(w_in, centers, d_h, cap=row_cap)
     return loss
 
 
@@ -156,13 +159,22 @@ class StepPlans:
     w_out: ScatterPlan
 
     @classmethod
-    def build(cls, centers: np.ndarray, contexts: np.ndarray, negatives: np.ndarray
-              ) -> StepPlans:
+    def build(cls, centers: np.ndarray, contexts: np.ndarray, negatives: np.ndarray,
+              negative_weight: float = 1.0, row_cap: float = 0.0) -> StepPlans:
         """Plans for n minibatches: (n, B) ``centers`` and ``contexts``, (n, G, K)
-        ``negatives``."""
-        n = centers.shape[0]
+        ``negatives``. With ``row_cap > 0`` a row's update is capped at that many gradient
+        terms (:class:`ScatterPlan`): a center or context occurrence is one term, a shared
+        negative stands for the ``B / G`` pairs of its group, each weighted
+        ``negative_weight``."""
+        n, batch = centers.shape
+        groups = negatives.shape[1]
         outputs = np.concatenate([contexts, negatives.reshape(n, -1)], axis=1)
-        return cls(ScatterPlan.build(centers), ScatterPlan.build(outputs))
+        weights = None
+        if row_cap > 0:
+            weights = np.ones(outputs.shape[1])
+            weights[batch:] = group_size(batch, groups) * negative_weight
+        return cls(ScatterPlan.build(centers, cap=row_cap),
+                   ScatterPlan.build(outputs, weights, row_cap))
 
 
 def sgns_step_shared(
@@ -175,6 +187,7 @@ def sgns_step_shared(
     negative_weight: float,
     compute_loss: bool = True,
     plans: tuple[StepPlans, int] | None = None,
+    row_cap: float = 0.0,
 ) -> float:
     """One SGD step on a minibatch whose groups of pairs share negatives.
 
@@ -199,6 +212,7 @@ def sgns_step_shared(
         plans: the scatter plans of a stack of minibatches and this minibatch's place in it
             (:meth:`StepPlans.build`, which a trainer builds once for many minibatches);
             without them the step plans its own scatters. The update is the same.
+        row_cap: the cap of :meth:`StepPlans.build`, when the step plans its own scatters.
 
     Returns:
         The minibatch loss before the update (:func:`sgns_loss_shared`), summed over B pairs;
@@ -210,7 +224,8 @@ def sgns_step_shared(
     size = group_size(batch, groups)
     padded = groups * size
     if plans is None:
-        plans = (StepPlans.build(centers[None], contexts[None], negatives[None]), 0)
+        plans = (StepPlans.build(centers[None], contexts[None], negatives[None],
+                                 negative_weight, row_cap), 0)
     h = np.take(w_in, centers, axis=0)  # (B, d)
     u_pos = np.take(w_out, contexts, axis=0)  # (B, d)
     u_neg = np.take(w_out, negatives.reshape(-1), axis=0).reshape(groups, shared, dim)

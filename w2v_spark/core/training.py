@@ -67,7 +67,8 @@ class SliceTrainer:
 
     With ``shared_negatives = K > 0`` the pairs of a minibatch are cut into ``negative_groups``
     groups, each sharing K negatives weighted ``negative / K`` (:func:`sgns_step_shared`);
-    with 0 every pair draws ``negative`` of its own.
+    with 0 every pair draws ``negative`` of its own. With ``row_cap > 0`` no row takes more
+    than that many gradient terms' worth of update from one minibatch (:class:`StepPlans`).
 
     The negatives of all the minibatches of one :meth:`train` call are drawn at once, the
     scatters of its full minibatches are planned at once (:class:`StepPlans`), and the loss is
@@ -103,6 +104,7 @@ class SliceTrainer:
     negative_groups: int = 1
     shuffle_window: int = 0
     loss_every: int = 1
+    row_cap: float = 0.0
     pairs_done: int = 0
     batches_done: int = 0
     loss_measured: float = 0.0
@@ -139,7 +141,7 @@ class SliceTrainer:
                 plans = StepPlans.build(
                     centers[: full * size].reshape(full, size),
                     contexts[: full * size].reshape(full, size),
-                    drawn[:full],
+                    drawn[:full], self.negative / self.shared_negatives, self.row_cap,
                 )
         else:
             drawn = self.sampler.sample(self.rng, (centers.shape[0], self.negative))
@@ -156,11 +158,12 @@ class SliceTrainer:
                 loss = sgns_step_shared(
                     self.w_in, self.w_out, c, o, drawn[i], lr,
                     self.negative / self.shared_negatives, measure,
-                    (plans, i) if plans is not None and i < full else None,
+                    (plans, i) if plans is not None and i < full else None, self.row_cap,
                 )
             else:
                 loss = sgns_step(
-                    self.w_in, self.w_out, c, o, drawn[start : start + size], lr, measure
+                    self.w_in, self.w_out, c, o, drawn[start : start + size], lr, measure,
+                    self.row_cap,
                 )
             if measure:
                 self.loss_measured += loss
