@@ -40,16 +40,21 @@ FULL = {"vocab": "10000,100000,1000000", "dims": "50,100,300"}
 JVM_AND_BASE_BYTES = 5 << 30  # the JVM's heap (driver_memory 4g) and the fixed cost, for skipping
 
 
-def estimates(vocab: int, dim: int, partitions: int) -> dict[str, float]:
-    """The README's estimates in MB: one training worker and the Python driver."""
-    est = estimate(vocab, dim, partitions, local=True)
+def estimates(vocab: int, dim: int, partitions: int, strategy: str = "merge",
+              cores: int = 2) -> dict[str, float]:
+    """The train stage's estimates in MB: one training worker and the Python driver."""
+    est = estimate(vocab, dim, partitions, local=True, strategy=strategy,
+                   concurrent_tasks=cores)
     return {"worker_mb": est.worker_python / MB, "driver_mb": est.driver_python / MB}
 
 
-def fits(vocab: int, dim: int, partitions: int, ram_bytes: float) -> bool:
-    """Whether the estimates for the driver and P workers, plus the JVM, fit in ``ram_bytes``."""
-    est = estimates(vocab, dim, partitions)
-    need = (est["driver_mb"] + partitions * est["worker_mb"]) * MB + JVM_AND_BASE_BYTES
+def fits(vocab: int, dim: int, partitions: int, ram_bytes: float, strategy: str = "merge",
+         cores: int = 2) -> bool:
+    """Whether the estimates for the driver and the workers running at once, plus the JVM,
+    fit in ``ram_bytes``."""
+    est = estimates(vocab, dim, partitions, strategy, cores)
+    workers = partitions if strategy == "merge" else min(cores, partitions)
+    need = (est["driver_mb"] + workers * est["worker_mb"]) * MB + JVM_AND_BASE_BYTES
     return need <= ram_bytes
 
 
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
             *args.overrides]
     cfg = load_config([], base)
     partitions, min_count = cfg.train.num_partitions, cfg.vocab.min_count
+    strategy = cfg.train.strategy
     ram = psutil.virtual_memory().total * args.max_ram
     work = args.workdir or Path(tempfile.mkdtemp(prefix="w2v-memory-"))
     rows: list[dict[str, Any]] = []
@@ -108,8 +114,9 @@ def main(argv: list[str] | None = None) -> None:
             corpus = None
             for dim in args.dims:
                 row: dict[str, Any] = {"vocab_asked": vocab, "vector_size": dim,
-                                       "estimates": estimates(vocab, dim, partitions)}
-                if not fits(vocab, dim, partitions, ram):
+                                       "estimates": estimates(vocab, dim, partitions, strategy,
+                                                             args.cores)}
+                if not fits(vocab, dim, partitions, ram, strategy, args.cores):
                     row["skipped"] = (f"the estimate exceeds {args.max_ram:.0%} of this "
                                       "machine's RAM")
                     rows.append(row)
@@ -121,7 +128,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"\n== V={vocab:,} d={dim} ==", flush=True)
                 row.update(run_config(corpus.path, work, args.cores,
                                       [*base, f"train.vector_size={dim}"]))
-                row["estimates"] = estimates(row.get("words") or vocab, dim, partitions)
+                row["estimates"] = estimates(row.get("words") or vocab, dim, partitions,
+                                             strategy, args.cores)
                 rows.append(row)
             if corpus is not None:
                 corpus.path.unlink()
@@ -129,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
     data = {**environment(load_at_start), "quick": args.quick, "cores": args.cores,
-            "partitions": partitions, "overrides": base, "extra_per_word": args.extra_per_word,
+            "partitions": partitions, "strategy": strategy, "overrides": base,
+            "extra_per_word": args.extra_per_word,
             "runs": rows}
     section = args.section or ("memory-quick" if args.quick else "memory")
     publish(section, data, markdown(data), args.json, not args.no_write)

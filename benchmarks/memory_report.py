@@ -16,10 +16,12 @@ from w2v_spark.spark.memory import estimate
 MB = 1 << 20
 
 
-def estimates(r: dict[str, Any], partitions: int) -> dict[str, float]:
+def estimates(r: dict[str, Any], partitions: int, strategy: str = "merge", cores: int = 2
+              ) -> dict[str, float]:
     """The current estimates in MB for run ``r``: one training worker and the Python driver
     (local mode, as the benchmark runs)."""
-    est = estimate(r.get("words", r["vocab_asked"]), r["vector_size"], partitions, local=True)
+    est = estimate(r.get("words", r["vocab_asked"]), r["vector_size"], partitions, local=True,
+                   strategy=strategy, concurrent_tasks=cores)
     return {"worker_mb": est.worker_python / MB, "driver_mb": est.driver_python / MB}
 
 
@@ -33,8 +35,8 @@ def baseline(runs: list[dict[str, Any]]) -> dict[str, float]:
             "driver": small["memory"]["driver_python_hwm_mb"]}
 
 
-def _row(r: dict[str, Any], base: dict[str, float], partitions: int) -> list[str]:
-    est = estimates(r, partitions)
+def _row(r: dict[str, Any], base: dict[str, float], data: dict[str, Any]) -> list[str]:
+    est = estimates(r, data["partitions"], data.get("strategy", "merge"), data["cores"])
     head = [f"{r.get('words', r['vocab_asked']):,}", str(r["vector_size"])]
     if "skipped" in r:
         return [*head, f"skipped: {r['skipped']}", "—", "—", "—", "—",
@@ -60,26 +62,33 @@ def markdown(data: dict[str, Any]) -> str:
     vocabs = ", ".join(f"{v:,}" for v in dict.fromkeys(r.get("words", r["vocab_asked"])
                                                          for r in runs))
     dims = ", ".join(str(d) for d in sorted({r["vector_size"] for r in runs}))
-    lines = [f"# Memory against vocabulary size and vector_size: V = {vocabs}; d = {dims}", ""]
+    blocks = data.get("strategy", "merge") == "blocks"
+    k = data["partitions"]
+    strategy_text = (f"`train.strategy = \"blocks\"` with K = {k} blocks" if blocks
+                     else f"P = {k} partitions")
+    bounds = ("worker 8 blocks of 4·ceil(V/K)·d bytes, driver 512·V bytes (nothing of V·d)"
+              if blocks else "worker 40·V·d bytes, driver (16 + 16·P)·V·d + 512·V bytes")
+    lines = [f"# Memory against vocabulary size and vector_size: V = {vocabs}; d = {dims}"
+             f"{f' (blocks, K = {k})' if blocks else ''}", ""]
     if data["quick"]:
         lines += ["**Quick (`--quick`): small vocabularies only, a smoke run of the harness.**",
                   ""]
     lines += [
         f"Generated Zipf corpora (every word `min_count` times plus {data['extra_per_word']:g} "
         f"Zipf-drawn tokens per word), the whole pipeline in `local[{data['cores']}]` with "
-        f"P = {data['partitions']} partitions and the default config otherwise "
+        f"{strategy_text} and the default config otherwise "
         f"(overrides: `{' '.join(data['overrides'])}`). Peaks in MB: the largest Python "
         "worker, the Python driver and the JVM are each process's own high-water mark; "
         "total is the largest sampled sum over the whole process tree. 'Above base' subtracts "
         "the peak of the run with the smallest V x d (the fixed cost). Estimates: the bounds "
         "the train stage checks (`w2v_spark/spark/memory.py`, computed when this page was "
-        "rendered): worker 40·V·d bytes, driver (16 + 16·P)·V·d + 512·V bytes.",
+        f"rendered): {bounds}.",
         "",
     ]
     lines += md_table(
         ["V", "d", "tokens", "pairs", "total s", "worker peak", "above base", "worker est.",
          "driver peak", "above base", "driver est.", "JVM peak", "total peak"],
-        [_row(r, base, data['partitions']) for r in runs],
+        [_row(r, base, data) for r in runs],
     )
     lines += ["", *environment_lines(data)]
     return "\n".join(lines)

@@ -17,6 +17,19 @@ benchmarks/results/memory-1m.md):
 * the driver's Python process holds the model, the merge buffers and the collected rows:
   ``(16 + 16·P)·V·d``, plus 512 bytes per word for the vocabulary;
 * an executor JVM keeps the broadcast model (``8·V·d``).
+
+With ``train.strategy = "blocks"`` no process holds more than the blocks of the tasks it runs:
+with ``K = num_partitions`` blocks of at most ``ceil(V / K)`` words, a block is
+``b = 4·ceil(V/K)·d`` bytes, and
+
+* a training task's Python worker holds its two blocks as they arrive, as arrays and as the
+  rows it sends back: ``8·b``;
+* a JVM that runs training tasks holds, per task running at once, the two blocks it reads and
+  the two it writes (Parquet and Arrow buffers): ``8·b`` each; in local mode that is the
+  driver JVM, with one task per core;
+* the driver's Python process holds only the vocabulary and the blocks' word lists: 512 bytes
+  per word, nothing of ``V·d``;
+* nothing is collected but the tasks' metrics.
 """
 
 from __future__ import annotations
@@ -58,11 +71,22 @@ class MemoryEstimate:
     executor_jvm: int
 
 
-def estimate(vocab_size: int, vector_size: int, num_partitions: int, local: bool = False
-             ) -> MemoryEstimate:
+def estimate(vocab_size: int, vector_size: int, num_partitions: int, local: bool = False,
+             strategy: str = "merge", concurrent_tasks: int = 1) -> MemoryEstimate:
     """The bounds of the module docstring for ``V = vocab_size``, ``d = vector_size``,
-    ``P = num_partitions``, in local mode or on a cluster."""
+    ``P = num_partitions`` (``K`` blocks with ``strategy = "blocks"``), in local mode or on a
+    cluster; ``concurrent_tasks`` training tasks run at once in one JVM (blocks only)."""
     vd = vocab_size * vector_size
+    if strategy == "blocks":
+        block = 4 * -(-vocab_size // max(num_partitions, 1)) * vector_size
+        tasks = max(1, min(concurrent_tasks, num_partitions))
+        return MemoryEstimate(
+            worker_python=8 * block,
+            driver_jvm=8 * block * tasks if local else 0,
+            driver_python=512 * vocab_size,
+            collected=0,
+            executor_jvm=8 * block * tasks,
+        )
     return MemoryEstimate(
         worker_python=40 * vd,
         driver_jvm=(8 + (40 if local else 8) * num_partitions) * vd,
@@ -78,6 +102,8 @@ def check_model_fits(
     num_partitions: int,
     settings: Mapping[str, str],
     local: bool,
+    strategy: str = "merge",
+    concurrent_tasks: int = 1,
 ) -> MemoryEstimate:
     """Raise :class:`ModelTooLargeError` when the estimate exceeds what the settings allow.
 
@@ -89,14 +115,39 @@ def check_model_fits(
         local: local mode, where tasks run inside the driver JVM, so the executor settings do
             not apply and the Python workers are bounded only by ``spark.executor.pyspark.memory``
             when it is set.
+        strategy, concurrent_tasks: ``train.strategy``, and how many training tasks one JVM
+            runs at once (the blocks strategy's bounds depend on it).
 
     Returns:
         The estimate, when everything fits.
     """
-    est = estimate(vocab_size, vector_size, num_partitions, local)
+    est = estimate(vocab_size, vector_size, num_partitions, local, strategy, concurrent_tasks)
+    if strategy == "blocks":
+        checks = _block_checks(est, settings, local)
+    else:
+        checks = _merge_checks(est, settings, local, num_partitions)
+    for key, limit, needed, what in checks:
+        if needed > limit:
+            raise ModelTooLargeError(
+                f"the model does not fit in memory: V={vocab_size:,} words x vector_size="
+                f"{vector_size} needs about {_gib(needed)} for {what}, but {key} allows "
+                f"{_gib(max(limit, 0))}; lower [train] vector_size, raise [vocab] min_count, set "
+                f"[vocab] max_vocab_size"
+                f"{', raise [train] num_partitions' if strategy == 'blocks' else ''} or raise "
+                f"{key}"
+            )
+    return est
+
+
+Check = tuple[str, int, int, str]
+
+
+def _merge_checks(est: MemoryEstimate, settings: Mapping[str, str], local: bool,
+                  num_partitions: int) -> list[Check]:
+    """(setting, limit, needed, what) of the merge strategy."""
     jvm_terms = "(8 + 40·P)·V·d bytes in the driver JVM, which in local mode also runs the tasks" \
         if local else "(8 + 8·P)·V·d bytes in the driver JVM"
-    checks: list[tuple[str, int, int, str]] = []
+    checks: list[Check] = []
     result_limit = parse_bytes(settings.get("spark.driver.maxResultSize", "1g"))
     if result_limit > 0:
         checks.append(("spark.driver.maxResultSize", result_limit, est.collected,
@@ -113,12 +164,24 @@ def check_model_fits(
         checks.append(("spark.executor.memory", executor, est.worker_python,
                        "40·V·d bytes in a training task's Python worker, which lives beside "
                        "the executor and should not need more than its whole heap"))
-    for key, limit, needed, what in checks:
-        if needed > limit:
-            raise ModelTooLargeError(
-                f"the model does not fit in memory: V={vocab_size:,} words x vector_size="
-                f"{vector_size} needs about {_gib(needed)} for {what}, but {key} allows "
-                f"{_gib(max(limit, 0))}; lower [train] vector_size, raise [vocab] min_count or "
-                f"set [vocab] max_vocab_size, or raise {key}"
-            )
-    return est
+    return checks
+
+
+def _block_checks(est: MemoryEstimate, settings: Mapping[str, str], local: bool
+                  ) -> list[Check]:
+    """(setting, limit, needed, what) of the blocks strategy."""
+    checks: list[Check] = []
+    worker_what = "8 blocks of 4·ceil(V/K)·d bytes in a training task's Python worker"
+    if "spark.executor.pyspark.memory" in settings:
+        worker = parse_bytes(settings["spark.executor.pyspark.memory"], "m")
+        checks.append(("spark.executor.pyspark.memory", worker, est.worker_python, worker_what))
+    jvm_what = "8 blocks of 4·ceil(V/K)·d bytes per training task running at once"
+    if local:
+        driver = parse_bytes(settings.get("spark.driver.memory", "1g"), "m")
+        checks.append(("spark.driver.memory", driver - RESERVED_BYTES, est.driver_jvm,
+                       f"{jvm_what} in the driver JVM, which in local mode runs the tasks"))
+    else:
+        executor = parse_bytes(settings.get("spark.executor.memory", "1g"), "m")
+        checks.append(("spark.executor.memory", executor - RESERVED_BYTES, est.executor_jvm,
+                       f"{jvm_what} in an executor JVM"))
+    return checks
