@@ -260,6 +260,13 @@ STABLE_TASK_ALPHA = 0.2
 #: The same with the pairs in table order (``shuffle_window = 0``).
 STABLE_TASK_ALPHA_IN_ORDER = 0.075
 
+#: With ``block_passes = 0`` the blocks strategy makes at least this many passes per epoch,
+#: and at least :data:`MIN_SUB_ROUNDS` sub-rounds. A word meets each other block once per pass;
+#: between two meetings both blocks move on with the others, and with one pass per epoch
+#: quality falls with K (docs/design.md).
+MIN_PASSES = 4
+MIN_SUB_ROUNDS = 16
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -298,12 +305,22 @@ class TrainConfig:
     shuffle_window: int = setting(
         1_000_000, "a task trains its pairs in random order within windows of this many "
         "pairs", bounds=Bounds(0, INT32_MAX, note="(0 = pairs in the order they were formed)"))
+    row_cap: float = setting(
+        128.0, "most gradient terms one vector takes from a minibatch: the summed update of a "
+        "word that occurs more often in it (as a pair's word or, weighted, as a shared "
+        "negative) is scaled down to this many", bounds=Bounds(0, note="(0 = no cap)"))
     strategy: str = setting(
         "merge", "merge: every task trains a copy of the whole model on its slice and the "
         "copies are merged after each sync round; blocks: the vocabulary is cut into "
-        "num_partitions blocks and an epoch is num_partitions sub-rounds in which each task "
-        "trains one (input block, output block) stratum, no task holding more than two blocks",
+        "num_partitions blocks and an epoch is block_passes x num_partitions sub-rounds in "
+        "which each task trains one (input block, output block) stratum, no task holding "
+        "more than two blocks",
         choices=STRATEGIES)
+    block_passes: int = setting(
+        0, "blocks: passes over every stratum per epoch, each training a share of the "
+        "stratum's pairs, so that a word meets the blocks in turn several times per epoch",
+        bounds=Bounds(0, 1024, note="(0 = at least 4, and at least 16 sub-rounds per "
+                                    "epoch; 1 with one block)"))
     merge: str = setting(
         "mean", "how a round's partitions are merged: mean change over the partitions "
         "(tasks train at num_partitions x alpha), sum of the changes, or average of the "
@@ -355,9 +372,22 @@ class TrainConfig:
 
     @property
     def rounds_per_epoch(self) -> int:
-        """Training rounds of an epoch: ``syncs_per_epoch``, or with blocks the
-        ``num_partitions`` sub-rounds."""
-        return self.num_partitions if self.strategy == "blocks" else self.syncs_per_epoch
+        """Training rounds of an epoch: ``syncs_per_epoch``, or with blocks
+        ``num_partitions`` sub-rounds per pass, :attr:`passes` times."""
+        if self.strategy == "blocks":
+            return self.num_partitions * self.passes
+        return self.syncs_per_epoch
+
+    @property
+    def passes(self) -> int:
+        """Passes of the blocks strategy over every stratum in one epoch: ``block_passes``,
+        or with 0 :data:`MIN_PASSES`, more when that makes fewer than :data:`MIN_SUB_ROUNDS`
+        sub-rounds (one with one block, which has nothing to interleave)."""
+        if self.block_passes:
+            return self.block_passes
+        if self.num_partitions == 1:
+            return 1
+        return max(MIN_PASSES, -(-MIN_SUB_ROUNDS // self.num_partitions))
 
 
 @dataclass(frozen=True)

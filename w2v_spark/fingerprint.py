@@ -55,7 +55,7 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
                  MIN_SPLITS_KEY),
     "vocab": ("vocab.",),
     "pairs": ("pairs.", "train.seed", "train.epochs", "train.num_partitions",
-              "train.syncs_per_epoch", "train.strategy", MIN_SPLITS_KEY),
+              "train.syncs_per_epoch", "train.strategy", "train.block_passes", MIN_SPLITS_KEY),
     "train": ("train.",),
     "export": (),
     "recommend": ("items.", "input.format"),

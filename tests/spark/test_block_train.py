@@ -36,7 +36,7 @@ from w2v_spark.stages.vocab import read_vocabulary
 
 pytestmark = pytest.mark.spark
 
-BLOCKS = ("train.strategy=blocks", "train.num_partitions=3")
+BLOCKS = ("train.strategy=blocks", "train.num_partitions=3", "train.block_passes=2")
 
 
 def _blocks_config(*extra: str) -> Config:
@@ -62,13 +62,31 @@ def test_the_pairs_of_a_shard_are_its_stratum(spark, blocks_run: Path) -> None:
     vocab = read_vocabulary(spark, RunPaths(str(blocks_run)))
     blocks = vocab_blocks(vocab.counts, 3)
     seen = 0
-    for shard in range(9):
+    passes = _blocks_config().train.passes
+    assert passes == 2
+    for shard in range(9 * passes):
         sub_round, task = divmod(shard, 3)
         center, context = _shard_ids(blocks_run, 0, shard)
         seen += center.size
         assert np.all(blocks.block_of[context] == task)
         assert np.all(blocks.block_of[center] == output_block(sub_round, task, 3))
     assert seen > 1000
+
+
+def _epoch_pairs(out: Path, epoch: int) -> np.ndarray:
+    """The (center, context) pairs of every shard of an epoch, sorted."""
+    table = pq.read_table(out / "pairs" / f"epoch={epoch}", columns=["center", "context"])
+    pairs = np.stack([block_ids(table.column("center")), block_ids(table.column("context"))])
+    return pairs[:, np.lexsort(pairs[::-1])]
+
+
+def test_strata_and_passes_hold_the_same_pairs_as_the_merge_shards(
+        blocks_run: Path, reference: Path) -> None:
+    """Cutting an epoch by stratum and pass moves pairs between shards, never adds or drops
+    one: the epoch's pairs are those of a merge run of the same corpus and pair settings."""
+    for epoch in range(2):
+        np.testing.assert_array_equal(_epoch_pairs(blocks_run, epoch),
+                                      _epoch_pairs(reference, epoch))
 
 
 def test_one_block_is_the_single_task_trainer(spark, corpus: Path, tmp_path: Path) -> None:
@@ -95,12 +113,13 @@ def _sequential_reference(spark, out: Path, cfg: Config) -> np.ndarray:
     vocab = read_vocabulary(spark, paths)
     blocks = vocab_blocks(vocab.counts, k)
     model = Model.initial(len(vocab), tcfg.vector_size, tcfg.seed)
+    sub_rounds = tcfg.rounds_per_epoch
     shards = {(e, s): _ordered_ids(spark, paths, e, s) for e in range(tcfg.epochs)
-              for s in range(k * k)}
+              for s in range(sub_rounds * k)}
     total = sum(ids[0].size for ids in shards.values())
     done = 0
     for epoch in range(tcfg.epochs):
-        for sub_round in range(k):
+        for sub_round in range(sub_rounds):
             sizes = [shards[(epoch, sub_round * k + t)][0].size for t in range(k)]
             for task in reversed(range(k)):  # any order: the tasks touch disjoint rows
                 out_block = output_block(sub_round, task, k)
@@ -115,7 +134,7 @@ def _sequential_reference(spark, out: Path, cfg: Config) -> np.ndarray:
                     negative=tcfg.negative, batch_size=tcfg.batch_size,
                     shared_negatives=tcfg.shared_negatives,
                     negative_groups=tcfg.negative_groups, shuffle_window=tcfg.shuffle_window,
-                    loss_every=LOSS_EVERY, progress_start=float(done),
+                    loss_every=LOSS_EVERY, row_cap=tcfg.row_cap, progress_start=float(done),
                     progress_scale=sum(sizes) / max(sizes[task], 1),
                 )
                 trainer.train_all([(blocks.local_of[context], blocks.local_of[center])])

@@ -315,6 +315,8 @@ NUMERIC_RANGES: dict[tuple[str, str], tuple[float, float | None, bool, bool, str
     ("train", "shared_negatives"): (0, 100_000, False, False, "must be in [0, 100000]"),
     ("train", "negative_groups"): (1, 512, False, False, "must be in [1, batch_size=512]"),
     ("train", "shuffle_window"): (0, 2**31 - 1, False, False, "must be in [0, 2147483647]"),
+    ("train", "block_passes"): (0, 1024, False, False, "must be in [0, 1024]"),
+    ("train", "row_cap"): (0, None, False, False, "must be a finite number >= 0"),
     ("train", "keep_checkpoints"): (0, 1_000_000, False, False, "must be in [0, 1000000]"),
     ("items", "neighbors"): (0, 100_000, False, False, "must be in [0, 100000]"),
     ("items", "recommendations"): (0, 100_000, False, False, "must be in [0, 100000]"),
@@ -452,3 +454,21 @@ def test_spark_master_refuses_anything_else_listing_the_forms(master: str) -> No
     for form in ("local[N]", "local[*]", "local[N,F]", "local[*,F]", "local-cluster[N,C,M]",
                  "spark://HOST:PORT", "yarn", "k8s://URL", "mesos://URL"):
         assert form in message
+
+
+@pytest.mark.parametrize(("k", "passes"), [(1, 1), (2, 8), (3, 6), (4, 4), (8, 4), (16, 4),
+                                           (32, 4)])
+def test_blocks_make_four_passes_and_sixteen_sub_rounds_per_epoch(k: int, passes: int) -> None:
+    train = load_config([], ["train.strategy=blocks", f"train.num_partitions={k}"]).train
+    assert train.passes == passes
+    assert train.rounds_per_epoch == k * passes
+    assert train.num_shards == k * k * passes
+    chosen = load_config([], ["train.strategy=blocks", f"train.num_partitions={k}",
+                              "train.block_passes=3"]).train
+    assert (chosen.passes, chosen.num_shards) == (3, 3 * k * k)
+
+
+def test_merge_rounds_ignore_block_passes() -> None:
+    train = load_config([], ["train.num_partitions=4", "train.syncs_per_epoch=3",
+                             "train.block_passes=5"]).train
+    assert (train.rounds_per_epoch, train.num_shards) == (3, 12)

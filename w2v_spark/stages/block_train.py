@@ -1,11 +1,14 @@
 """Stage 4 with ``train.strategy = "blocks"``: stratified SGD over vocabulary blocks.
 
 The vocabulary is cut into ``K = num_partitions`` blocks (:mod:`w2v_spark.core.blocks`) and
-the pairs stage wrote every epoch's pairs by stratum: shard ``s * K + t`` holds the pairs whose
-context word (the input) is in block ``t`` and whose center word (the output) is in block
-``(t + s) mod K``. An epoch is ``K`` sub-rounds; in sub-round ``s`` task ``t`` reads input
-block ``t`` and output block ``(t + s) mod K`` of the model, trains its stratum with negatives
-drawn from that output block only, and writes the two blocks to the next version of the model.
+the pairs stage wrote every epoch's pairs by stratum and pass: each sentence belongs to one of
+``passes`` passes (:attr:`~w2v_spark.config.TrainConfig.passes`), and shard ``r * K + t`` holds
+the pairs of pass ``r // K`` whose context word (the input) is in block ``t`` and whose center
+word (the output) is in block ``(t + r) mod K``. An epoch is ``passes * K`` sub-rounds; in
+sub-round ``r`` task ``t`` reads input block ``t`` and output block ``(t + r) mod K`` of the
+model, trains its share of the stratum with negatives drawn from that output block only, and
+writes the two blocks to the next version of the model. Several passes make a word meet the
+other blocks in turn several times per epoch, instead of once for a long sub-round.
 The tasks of a sub-round touch disjoint rows: there is nothing to merge and no learning rate to
 scale, and the result is the sequential SGD of the strata in that order.
 
@@ -193,40 +196,53 @@ def _block_sampler(counts: np.ndarray, blocks: VocabBlocks, block: int, exponent
     return _SAMPLERS[key]
 
 
-def _null(name: str) -> F.Column:
-    field = next(f for f in STRATUM_INPUT_SCHEMA.fields if f.name == name)
-    return F.lit(None).cast(field.dataType).alias(name)
+#: The columns one side of a task's input lacks: null in the other's rows.
+_MODEL_ONLY = ("start", "rows", "dim", "values")
+_PAIRS_ONLY = ("pairs", "center", "context")
 
 
-def _block_frame(spark: SparkSession, version: str, matrix: str, block: int, kind: int
-                 ) -> DataFrame:
+def _nulls() -> dict[str, F.Column]:
+    """A typed null of every column that only model rows or only pair rows have (made once
+    per sub-round: every column expression is a call into the JVM)."""
+    types = {f.name: f.dataType for f in STRATUM_INPUT_SCHEMA.fields}
+    return {name: F.lit(None).cast(types[name]).alias(name)
+            for name in (*_MODEL_ONLY, *_PAIRS_ONLY)}
+
+
+def _block_frame(spark: SparkSession, version: str, matrix: str, block: int, kind: int,
+                 nulls: dict[str, F.Column]) -> DataFrame:
     rows = spark.read.schema(_BLOCK_FILE_SCHEMA).parquet(block_dir(version, matrix, block))
-    return rows.select(F.lit(kind).alias("kind"), F.lit(block).alias("block"), "start", "rows",
-                       "dim", "values", _null("pairs"), _null("center"), _null("context"))
+    return rows.select(F.lit(kind).alias("kind"), F.lit(block).alias("block"), *_MODEL_ONLY,
+                       *(nulls[n] for n in _PAIRS_ONLY))
 
 
-def _pair_frames(spark: SparkSession, paths: RunPaths, epoch: int, shard: int, task: int
-                 ) -> list[DataFrame]:
+def _pair_frame(spark: SparkSession, paths: RunPaths, epoch: int, shard: int, task: int,
+                nulls: dict[str, F.Column]) -> DataFrame | None:
+    """The pair blocks of one shard, all its files in one read (None when it has none)."""
     directory = paths.pairs_shard(epoch, shard)
-    files = [f for f in storage.list_files(spark, directory) if f.endswith(".parquet")]
-    return [
-        spark.read.schema(PAIRS_SCHEMA).parquet(storage.join(directory, name)).select(
-            F.lit(2).alias("kind"), F.lit(task).alias("block"), _null("start"), _null("rows"),
-            _null("dim"), _null("values"), "pairs", "center", "context")
-        for name in sorted(files)
-    ]
+    files = sorted(storage.join(directory, f) for f in storage.list_files(spark, directory)
+                   if f.endswith(".parquet"))
+    if not files:
+        return None
+    return spark.read.schema(PAIRS_SCHEMA).parquet(*files).select(
+        F.lit(2).alias("kind"), F.lit(task).alias("block"), *(nulls[n] for n in _MODEL_ONLY),
+        *_PAIRS_ONLY)
 
 
 def stratum_frame(spark: SparkSession, paths: RunPaths, version: str, epoch: int,
-                  sub_round: int, task: int, num_blocks: int) -> DataFrame:
+                  sub_round: int, task: int, num_blocks: int,
+                  nulls: dict[str, F.Column] | None = None) -> DataFrame:
     """What task ``task`` of a sub-round reads (:data:`STRATUM_INPUT_SCHEMA`), as one Spark
     partition: its input block and output block of model version ``version``, then the pair
     blocks of its stratum ordered by a hash of their content (which file of the shard holds a
     block depends on the pairs-stage task that wrote it; the blocks themselves do not)."""
+    nulls = nulls or _nulls()
     out_block = output_block(sub_round, task, num_blocks)
-    frames = [_block_frame(spark, version, "input", task, 0),
-              _block_frame(spark, version, "output", out_block, 1),
-              *_pair_frames(spark, paths, epoch, sub_round * num_blocks + task, task)]
+    frames = [_block_frame(spark, version, "input", task, 0, nulls),
+              _block_frame(spark, version, "output", out_block, 1, nulls)]
+    pairs = _pair_frame(spark, paths, epoch, sub_round * num_blocks + task, task, nulls)
+    if pairs is not None:
+        frames.append(pairs)
     frame = reduce(DataFrame.union, frames).coalesce(1)
     return frame.sortWithinPartitions("kind", "start", F.xxhash64("center", "context"), "pairs")
 
@@ -295,7 +311,8 @@ def run_sub_round(spark: SparkSession, paths: RunPaths, cfg: TrainConfig, info: 
     """Train one sub-round from model version ``source`` into version ``target``."""
     started = time.perf_counter()
     k = blocks.value.num_blocks
-    frames = [stratum_frame(spark, paths, source, info.epoch, info.sub_round, t, k)
+    nulls = _nulls()
+    frames = [stratum_frame(spark, paths, source, info.epoch, info.sub_round, t, k, nulls)
               for t in range(k)]
     body = partial(_train_stratum, blocks=blocks, counts=counts, cfg=cfg, info=info,
                    total_pairs=total_pairs)

@@ -183,8 +183,10 @@ def _slice_pairs(
     blocks: VocabBlocks | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The pairs of one slice of a tokens batch, ordered by shard, in blocks. With ``blocks``
-    the shard of a pair is its stratum (:func:`w2v_spark.core.blocks.stratum_shard`): the
-    context word's block is the task, the center word's block the output block."""
+    the shard of a pair is its stratum in its sentence's pass
+    (:func:`w2v_spark.core.blocks.stratum_shard` of sub-round ``pass * K + s``): the context
+    word's block is the task, the center word's block the output block, and the sentence's
+    shard among ``num_shards / K**2`` is its pass."""
     if batch.num_rows == 0:
         return
     lookup = pc.SetLookupOptions(value_set=words)
@@ -202,15 +204,16 @@ def _slice_pairs(
         window=window,
         seed=seed,
         epoch=epoch,
-        num_shards=num_shards,
+        num_shards=num_shards if blocks is None else num_shards // blocks.num_blocks ** 2,
         shrink_windows=shrink_windows,
     )
     if result.center.size == 0:
         return
     shard = result.shard
     if blocks is not None:
+        k = blocks.num_blocks
         sub_round, task = strata(blocks, result.context, result.center)
-        shard = stratum_shard(sub_round, task, blocks.num_blocks).astype(np.int32)
+        shard = stratum_shard(result.shard * k + sub_round, task, k).astype(np.int32)
     order = np.argsort(shard, kind="stable")
     yield pair_blocks(result.center[order], result.context[order], shard[order], block)
 
@@ -237,15 +240,15 @@ def generate_pairs(
         cfg: window and subsampling settings.
         seed, epoch: select the random draws.
         num_shards: how many slices the epoch is split into for training (with ``blocks``,
-            ``K * K``: one per stratum).
+            ``passes * K * K``: one per stratum per pass).
         max_pairs_per_slice: a task forms the pairs of at most about this many at once.
         pairs_per_block: most pairs in one row.
         blocks: the vocabulary blocks of ``train.strategy = "blocks"``: each pair goes to the
             shard of its stratum instead of its sentence's shard.
     """
-    if blocks is not None and num_shards != blocks.num_blocks ** 2:
-        raise ValueError(f"{blocks.num_blocks} blocks need {blocks.num_blocks ** 2} shards, "
-                         f"got {num_shards}")
+    if blocks is not None and (num_shards < 1 or num_shards % blocks.num_blocks ** 2):
+        raise ValueError(f"{blocks.num_blocks} blocks need a multiple of "
+                         f"{blocks.num_blocks ** 2} shards, got {num_shards}")
     missing = {"line_id", "chunk", "tokens"} - set(tokens.columns)
     if missing:
         raise SchemaError(f"the tokens table lacks column(s) {sorted(missing)}")
@@ -267,6 +270,10 @@ def generate_pairs(
     )
 
 
+#: Most shards for which every pairs task keeps a file writer open per shard.
+MAX_OPEN_WRITERS = 64
+
+
 def write_pairs(spark: SparkSession, cfg: Config, paths: RunPaths) -> dict[str, Any]:
     """The pairs stage: every epoch's pairs, one directory per epoch and shard, and the
     stage's facts."""
@@ -275,14 +282,22 @@ def write_pairs(spark: SparkSession, cfg: Config, paths: RunPaths) -> dict[str, 
     vocab = read_vocabulary(spark, paths)
     shards = cfg.train.num_shards
     blocks = training_blocks(cfg, vocab)
-    # Writers stay open per shard, so rows keep the order they were generated in.
-    with sql_conf(spark, "spark.sql.maxConcurrentOutputFileWriters", str(shards + 1)), \
+    # Training orders a shard's blocks by their content, so which file holds a block does
+    # not matter. With few shards every task keeps a writer open per shard; with many (the
+    # K * K strata of the blocks strategy), the blocks are first shuffled by shard, so that
+    # each shard is written by one task, one writer at a time, instead of every task
+    # holding a writer, and writing a file, for every shard.
+    spread = shards > MAX_OPEN_WRITERS
+    writers = "0" if spread else str(shards + 1)
+    with sql_conf(spark, "spark.sql.maxConcurrentOutputFileWriters", writers), \
             split_conf(spark):
         for epoch in range(cfg.train.epochs):
             frame = generate_pairs(
                 tokens, vocab, cfg.pairs, seed=cfg.train.seed, epoch=epoch, num_shards=shards,
                 blocks=blocks,
             )
+            if spread:
+                frame = frame.repartition(frame.rdd.getNumPartitions(), "shard")
             frame.write.mode("errorifexists").partitionBy("shard").parquet(
                 paths.pairs_epoch(epoch)
             )

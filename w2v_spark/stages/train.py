@@ -152,6 +152,7 @@ def task_trainer(cfg: TrainConfig, w_in: np.ndarray, w_out: np.ndarray,
         negative_groups=cfg.negative_groups,
         shuffle_window=cfg.shuffle_window,
         loss_every=LOSS_EVERY,
+        row_cap=cfg.row_cap,
         progress_start=float(progress_start),
         progress_scale=progress_scale,
     )

@@ -13,7 +13,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -70,10 +69,14 @@ def check_training(spark: SparkSession, cfg: Config, paths: RunPaths,
 
 def check_memory(spark: SparkSession, vocab_size: int, cfg: Config) -> None:
     """Refuse, before any allocation, a model the memory settings cannot hold."""
-    settings = dict(spark.sparkContext.getConf().getAll())
+    sc = spark.sparkContext
+    settings = dict(sc.getConf().getAll())
+    local = (sc.master or "").startswith("local")
+    per_jvm = sc.defaultParallelism if local else int(
+        settings.get("spark.executor.cores", sc.defaultParallelism))
     check_model_fits(
-        vocab_size, cfg.train.vector_size, cfg.train.num_partitions, settings,
-        local=(spark.sparkContext.master or "").startswith("local"),
+        vocab_size, cfg.train.vector_size, cfg.train.num_partitions, settings, local=local,
+        strategy=cfg.train.strategy, concurrent_tasks=per_jvm,
     )
 
 
@@ -224,14 +227,11 @@ def slice_frame(spark: SparkSession, paths: RunPaths, epoch: int, shard: int, sl
     Ordering by content makes the slice, and so the model, the same in every run.
     """
     directory = paths.pairs_shard(epoch, shard)
-    files = [f for f in storage.list_files(spark, directory) if f.endswith(".parquet")]
+    files = sorted(storage.join(directory, f) for f in storage.list_files(spark, directory)
+                   if f.endswith(".parquet"))
     if not files:
         return None
-    reads = [
-        spark.read.schema(PAIRS_SCHEMA).parquet(storage.join(directory, name))
-        for name in sorted(files)
-    ]
-    frame = reduce(DataFrame.union, reads).coalesce(1)
+    frame = spark.read.schema(PAIRS_SCHEMA).parquet(*files).coalesce(1)
     frame = frame.sortWithinPartitions(F.xxhash64("center", "context"), "pairs")
     return frame.select("center", "context", F.lit(slot).cast("int").alias("slice"))
 
@@ -290,6 +290,7 @@ def _train_block_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab
     writes version ``n``, which is its checkpoint."""
     tcfg = cfg.train
     k = blocks.value.num_blocks
+    sub_rounds = tcfg.rounds_per_epoch
     total_pairs = sum(counts.values())
     counts_bc = spark.sparkContext.broadcast(vocab.counts)
     results: list[RoundResult] = []
@@ -297,7 +298,7 @@ def _train_block_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab
     global_round = 0
     try:
         for epoch in range(tcfg.epochs):
-            for sub_round in range(k):
+            for sub_round in range(sub_rounds):
                 stratum_pairs = tuple(counts.get((epoch, sub_round * k + t), 0)
                                       for t in range(k))
                 info = SubRound(epoch, sub_round, done, stratum_pairs)
@@ -313,7 +314,8 @@ def _train_block_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab
                 _prune_checkpoints(spark, paths, tcfg.keep_checkpoints)
                 results.append(result)
                 log.info("[train] epoch %d/%d sub-round %d/%d: %s pairs, loss %.4f, lr %.5f, %s",
-                         epoch + 1, tcfg.epochs, sub_round + 1, k, f"{result.pairs:,}",
+                         epoch + 1, tcfg.epochs, sub_round + 1, sub_rounds,
+                         f"{result.pairs:,}",
                          result.mean_loss, result.learning_rate, result.timing())
     finally:
         counts_bc.destroy()
