@@ -510,3 +510,22 @@ def test_the_gensim_command_of_the_report_scores_kept_vectors_as_we_do(tmp_path:
     assert float(out[1]) == pytest.approx(ours["ws353_spearman"], abs=1e-6)
     assert float(out[2]) == pytest.approx(ours["men_spearman"], abs=1e-6)
     assert 0.2 < ours["analogy_accuracy"] < 0.9
+
+
+def test_stratum_imbalance_is_the_wait_for_the_slowest_task() -> None:
+    from benchmarks.blocks_report import imbalance
+
+    assert imbalance([[5, 5], [5, 5]]) == 1.0
+    # sub-rounds wait 1 and 3 where even strata would take 1 and 2
+    assert imbalance([[1, 1], [3, 1]]) == pytest.approx(4 / 3)
+
+
+def test_blocks_benchmark_grid_trains_every_k_and_the_seeds_asked() -> None:
+    from benchmarks.blocks import configurations, parse_args
+
+    args = parse_args(["--blocks", "1,4,16", "--seeds", "1,2", "--seeds-at", "16",
+                       "--merge", "2", "--mllib", ""])
+    cells = [(c["strategy"], c["partitions"], c["seed"]) for c in configurations(args)]
+    assert cells == [("blocks", 1, 1), ("blocks", 4, 1), ("blocks", 16, 1), ("blocks", 16, 2),
+                     ("merge", 2, 1)]
+    assert args.mllib == []
