@@ -33,16 +33,12 @@ from benchmarks.corpus import slice_corpus
 from benchmarks.evaluate import load_table, score
 from benchmarks.gensim_text8 import DEFAULT_CORPUS
 from benchmarks.params import hyperparameters
-from benchmarks.partitions import run_mllib
+from benchmarks.partitions import int_list, run_mllib
 from benchmarks.results import environment, load_average, publish
 from w2v_spark.config import Config, load_config
 from w2v_spark.errors import TrainingDivergedError
 
 QUICK = {"tokens": 1_000_000, "epochs": 1, "blocks": "1,2,4", "merge": "2", "mllib": ""}
-
-
-def _ints(text: str) -> list[int]:
-    return sorted({int(x) for x in text.split(",") if x.strip()})
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -79,11 +75,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                          "mllib": "2,8,16"}
     args.tokens = defaults["tokens"] if args.tokens is None else args.tokens
     args.epochs = defaults["epochs"] if args.epochs is None else args.epochs
-    args.blocks = _ints(str(defaults["blocks"]) if args.blocks is None else args.blocks)
-    args.merge = _ints(str(defaults["merge"]) if args.merge is None else args.merge)
-    args.mllib = _ints(str(defaults["mllib"]) if args.mllib is None else args.mllib)
-    args.seeds = _ints(args.seeds)
-    args.seeds_at = _ints(args.seeds_at)
+    args.blocks = int_list(str(defaults["blocks"]) if args.blocks is None else args.blocks)
+    args.merge = int_list(str(defaults["merge"]) if args.merge is None else args.merge)
+    args.mllib = int_list(str(defaults["mllib"]) if args.mllib is None else args.mllib)
+    args.seeds = int_list(args.seeds)
+    args.seeds_at = int_list(args.seeds_at)
     return args
 
 

@@ -51,7 +51,8 @@ LR_SCALES = {
 QUICK = {"tokens": 1_000_000, "epochs": 1, "partitions": "1,2,4", "syncs": "1,4"}
 
 
-def _ints(text: str) -> list[int]:
+def int_list(text: str) -> list[int]:
+    """The distinct integers of a comma-separated list, ascending."""
     return sorted({int(x) for x in text.split(",") if x.strip()})
 
 
@@ -92,8 +93,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                       "partitions": "1,2,4,8,16", "syncs": "1,2,4,8"}
     args.tokens = quick["tokens"] if args.tokens is None else args.tokens
     args.epochs = quick["epochs"] if args.epochs is None else args.epochs
-    args.partitions = _ints(args.partitions or str(quick["partitions"]))
-    args.syncs = _ints(args.syncs or str(quick["syncs"]))
+    args.partitions = int_list(args.partitions or str(quick["partitions"]))
+    args.syncs = int_list(args.syncs or str(quick["syncs"]))
     return args
 
 

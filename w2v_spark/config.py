@@ -319,8 +319,9 @@ class TrainConfig:
     block_passes: int = setting(
         0, "blocks: passes over every stratum per epoch, each training a share of the "
         "stratum's pairs, so that a word meets the blocks in turn several times per epoch",
-        bounds=Bounds(0, 1024, note="(0 = at least 4, and at least 16 sub-rounds per "
-                                    "epoch; 1 with one block)"))
+        bounds=Bounds(0, 1024, note=f"(0 = at least {MIN_PASSES}, and at least "
+                                    f"{MIN_SUB_ROUNDS} sub-rounds per epoch; 1 with one "
+                                    "block)"))
     merge: str = setting(
         "mean", "how a round's partitions are merged: mean change over the partitions "
         "(tasks train at num_partitions x alpha), sum of the changes, or average of the "
