@@ -208,6 +208,7 @@ class RunLock:
         self.root = root
         self.path = storage.join(root, LOCK)
         self._fd: int | None = None
+        self._local: str | None = None
         self._held = False
 
     def acquire(self) -> None:
@@ -249,7 +250,7 @@ class RunLock:
                             _describe(stale))
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(_owner()).encode("utf-8"), 0)
-            self._fd = fd
+            self._fd, self._local = fd, path
             return
 
     def _acquire_remote(self) -> None:
@@ -269,19 +270,25 @@ class RunLock:
         raise self._busy(None)
 
     def release(self) -> None:
-        """Give the lock up (removing its file)."""
+        """Give the lock up (removing its file).
+
+        A local lock is released without the JVM, which may be gone when the command was
+        interrupted; a remote one that cannot be removed is named in a warning (the next
+        command on this host takes it over once this process has ended)."""
         if not self._held:
             return
         self._held = False
         if self._fd is not None:
-            local = storage.local_path(storage.qualify(self.spark, self.path))
             with contextlib.suppress(FileNotFoundError):
-                if local is not None:
-                    os.unlink(local)
+                os.unlink(self._local or "")
             os.close(self._fd)
-            self._fd = None
-        else:
+            self._fd = self._local = None
+            return
+        try:
             storage.delete(self.spark, self.path)
+        except Exception as exc:  # the JVM may be gone after an interrupt
+            log.warning("could not remove the lock %s (%s); delete it if no command is "
+                        "working in %s", self.path, type(exc).__name__, self.root)
 
 
 def _parse_owner(data: bytes) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow.parquet as pq
 import pytest
@@ -48,6 +48,7 @@ from w2v_spark.pipeline import (
     train_stage,
     vocab_stage,
 )
+from w2v_spark.run import RunLock
 from w2v_spark.vectors.loading import load_embeddings
 
 pytestmark = pytest.mark.spark
@@ -384,6 +385,28 @@ def test_the_lock_is_held_while_a_command_runs(spark, corpus: Path, tmp_path: Pa
     monkeypatch.setattr(pipeline, "write_vocab", probe)
     run_pipeline(spark, run_config(), str(corpus), str(out))
     assert seen == [True]
+
+
+class _GoneJVM:
+    """A session whose JVM has gone, as after Ctrl-C broke the gateway mid-call."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise ConnectionError("the JVM is gone")
+
+
+def test_a_local_lock_is_released_without_the_jvm(spark, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    lock = RunLock(spark, str(out))
+    lock.acquire()
+    assert (out / "run.lock").exists()
+    lock.spark = cast(Any, _GoneJVM())
+    lock.release()
+    assert not (out / "run.lock").exists()
+    # The next command takes the lock at once.
+    again = RunLock(spark, str(out))
+    again.acquire()
+    again.release()
 
 
 def test_ctrl_c_says_where_the_run_stopped_and_how_to_continue(
