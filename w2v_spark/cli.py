@@ -95,6 +95,18 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(args.config, args.overrides)
 
 
+#: Set by Ctrl-C: from then on the gateway's errors are expected (see :func:`_on_interrupt`).
+_INTERRUPTED = threading.Event()
+
+
+def _on_interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C: raise KeyboardInterrupt at once. A call into the JVM that it interrupts leaves
+    py4j's connection broken, so the calls made while the command unwinds may fail and py4j
+    logs them; the command says itself that it was interrupted."""
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
+
+
 def _session(cfg: Config) -> Any:
     """The session, with Ctrl-C raising KeyboardInterrupt at once (PySpark's own handler calls
     into the JVM from inside the interrupted call, which fails with tracebacks; the JVM ends
@@ -103,7 +115,7 @@ def _session(cfg: Config) -> Any:
 
     spark = build_session(cfg.spark)
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, _on_interrupt)
     return spark
 
 
@@ -167,9 +179,12 @@ def _demo(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
 
 
 def _not_an_interrupt(record: logging.LogRecord) -> bool:
-    """py4j logs a Ctrl-C inside a call to the JVM, with its traceback, on the root logger;
-    the command says it was interrupted itself."""
-    return not (record.exc_info and record.exc_info[0] is KeyboardInterrupt)
+    """py4j logs a Ctrl-C inside a call to the JVM, with its traceback, on the root logger,
+    and then the calls that fail on the connection it broke; the command says it was
+    interrupted itself."""
+    if record.exc_info and record.exc_info[0] is KeyboardInterrupt:
+        return False
+    return not (_INTERRUPTED.is_set() and record.name.startswith("py4j"))
 
 
 def _setup_logging() -> None:
@@ -231,13 +246,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             report = _run_stage(args.command, args, cfg)
             print(json.dumps(report, indent=2, default=str))
-    except W2VError as exc:
-        print(f"w2v-spark: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as exc:
-        print(_interrupted(args, argv, exc), file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Exception) as exc:
+        interrupt = _interrupt_in(exc)
+        if interrupt is not None:
+            print(_interrupted(args, argv, interrupt), file=sys.stderr)
+            return 130
+        if isinstance(exc, W2VError):
+            print(f"w2v-spark: error: {exc}", file=sys.stderr)
+            return 2
+        raise
     return 0
+
+
+def _interrupt_in(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C behind ``exc``: ``exc`` itself, or the interrupt that was being handled
+    when ``exc`` was raised (a call into the JVM that failed while the command unwound)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        seen = seen.__context__
+    return KeyboardInterrupt() if _INTERRUPTED.is_set() else None
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,57 @@ def test_a_bad_spark_master_fails_before_spark(tmp_path: Path,
     err = _error(capsys)
     assert err.startswith("w2v-spark: error: [spark] master = 'bogus://x' is invalid")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_error_while_unwinding_from_ctrl_c_still_says_where_it_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from w2v_spark import cli
+    from w2v_spark.errors import Interrupted
+
+    monkeypatch.setattr(cli, "_INTERRUPTED", threading.Event())
+    out = str(tmp_path / "out")
+
+    def interrupted_stage(*args: object) -> None:
+        try:
+            raise Interrupted("train", out)
+        finally:  # a call into the JVM on the connection the interrupt broke
+            raise ConnectionError("Answer from Java side is empty")
+
+    monkeypatch.setattr(cli, "_run_stage", interrupted_stage)
+    assert main(["run", "--input", "corpus.txt", "--output", out]) == 130
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said[-1].startswith("w2v-spark: interrupted in the train stage; ")
+    assert said[-1].endswith(f"Continue with: w2v-spark run --input corpus.txt --output {out} "
+                             "--resume")
+
+
+def test_an_error_without_ctrl_c_is_not_an_interrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from w2v_spark import cli
+
+    monkeypatch.setattr(cli, "_INTERRUPTED", threading.Event())
+
+    def failing_stage(*args: object) -> None:
+        raise ConnectionError("Answer from Java side is empty")
+
+    monkeypatch.setattr(cli, "_run_stage", failing_stage)
+    with pytest.raises(ConnectionError):
+        main(["run", "--input", "corpus.txt", "--output", str(tmp_path / "out")])
+
+
+def test_py4j_records_after_ctrl_c_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from w2v_spark import cli
+
+    flag = threading.Event()
+    monkeypatch.setattr(cli, "_INTERRUPTED", flag)
+
+    def record(name: str) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, "Exception while sending "
+                                 "command.", None, None)
+
+    assert cli._not_an_interrupt(record("py4j.clientserver"))
+    flag.set()
+    assert not cli._not_an_interrupt(record("py4j.clientserver"))
+    assert cli._not_an_interrupt(record("pyspark.sql"))
