@@ -1,6 +1,7 @@
 """A worker of a real standalone cluster killed mid-training: the job still completes, and its
 tables are those of a clean run (here: the same run in local mode in the test session, which
-also shows that a cluster and a local run agree)."""
+also shows that a cluster and a local run agree). Both training strategies: merge, and blocks
+with four blocks (sixteen tasks in four sub-rounds on the cluster's two executors)."""
 
 from __future__ import annotations
 
@@ -29,14 +30,27 @@ pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[2]
 
+#: The strategies' settings beside the small run's: merge as it is; four blocks, one pass,
+#: one epoch (four sub-rounds of four tasks).
+STRATEGIES = {
+    "merge": (),
+    "blocks": ("train.strategy=blocks", "train.num_partitions=4", "train.block_passes=1",
+               "train.epochs=1"),
+}
 
 
-def test_worker_killed_mid_training_changes_nothing(spark, tmp_path: Path) -> None:
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_worker_killed_mid_training_changes_nothing(spark, tmp_path: Path,
+                                                    strategy: str) -> None:
     corpus = write_corpus(tmp_path / "corpus")
     reference = tmp_path / "reference"
-    run_pipeline(spark, run_config(), str(corpus), str(reference))
+    extra = STRATEGIES[strategy]
+    cfg = run_config(*extra)
+    run_pipeline(spark, cfg, str(corpus), str(reference))
+    rounds = cfg.train.epochs * cfg.train.rounds_per_epoch
 
-    settings = [*RUN_SETTINGS, *(s for s in SPARK_SETTINGS if s.startswith("spark.conf."))]
+    settings = [*RUN_SETTINGS, *extra,
+                *(s for s in SPARK_SETTINGS if s.startswith("spark.conf."))]
     args = ["run", "--input", str(corpus), "--output", str(tmp_path / "out")]
     for item in settings:
         args += ["--set", item]
@@ -65,6 +79,6 @@ def test_worker_killed_mid_training_changes_nothing(spark, tmp_path: Path) -> No
         result = submitted.result()
         assert result.returncode == 0, result.stderr[-4000:] + cluster.logs()
 
-    assert killed_after < 4, "the worker was killed after training had finished"
+    assert killed_after < rounds, "the worker was killed after training had finished"
     assert "lost executor" in result.stderr.lower(), result.stderr[-4000:]
     assert_same_run(reference, out)

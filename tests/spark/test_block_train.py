@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,16 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.runs import cli_command, cli_env, embeddings_bits, run_cli, run_config, table_bytes
+from tests.runs import (
+    cli_command,
+    cli_env,
+    embeddings_bits,
+    kill_group,
+    recorded_rounds,
+    run_cli,
+    run_config,
+    table_bytes,
+)
 from w2v_spark.config import Config
 from w2v_spark.core.blocks import block_sampler, output_block, vocab_blocks
 from w2v_spark.core.training import LearningRate, SliceTrainer
@@ -179,6 +191,34 @@ def test_a_failed_sub_round_resumes_to_the_same_model(
     monkeypatch.setattr(training, "run_sub_round", real)
     report = run_pipeline(spark, _blocks_config(), str(corpus), str(out), resume=True)
     assert report["train"]["resumed_after_round"] == 3
+    assert table_bytes(out / "embeddings") == table_bytes(blocks_run / "embeddings")
+
+
+def test_a_killed_driver_resumes_mid_epoch_to_the_same_model(corpus: Path, blocks_run: Path,
+                                                             tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = cli_command("run", out, "--input", str(corpus),
+                          settings=[*_settings(), *BLOCKS])
+    rounds = _blocks_config().train.rounds_per_epoch  # 6: three blocks, two passes
+    with open(tmp_path / "first.log", "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(command, env=cli_env(), stdout=log, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 400
+            while (recorded_rounds(out) < 3 and proc.poll() is None
+                   and time.monotonic() < deadline):
+                time.sleep(0.05)
+            assert recorded_rounds(out) >= 3, (
+                (tmp_path / "first.log").read_text(encoding="utf-8")[-3000:])
+        finally:
+            kill_group(proc)
+    killed_after = recorded_rounds(out)
+    assert proc.returncode == -signal.SIGKILL
+    assert 3 <= killed_after < rounds, "the driver was not killed in the first epoch"
+    resumed = run_cli([*command, "--resume"], cli_env())
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    report = json.loads(resumed.stdout[resumed.stdout.index("{\n"):])
+    assert report["train"]["resumed_after_round"] == killed_after
     assert table_bytes(out / "embeddings") == table_bytes(blocks_run / "embeddings")
 
 

@@ -8,7 +8,6 @@ the comparisons also show that the tables do not depend on the process that wrot
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from tests.runs import (
     cli_command,
     cli_env,
     embeddings_bits,
+    kill_group,
     recorded_rounds,
     run_cli,
     run_config,
@@ -58,14 +58,6 @@ def _edit_manifest(out: Path, edit: Callable[[dict[str, Any]], None]) -> None:
 
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    """SIGKILL the driver, then whatever it started (its JVM) in its process group."""
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 def test_killed_driver_resumes_to_the_same_model(spark, corpus: Path, reference: Path,
                                                  tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -82,7 +74,7 @@ def test_killed_driver_resumes_to_the_same_model(spark, corpus: Path, reference:
                 (tmp_path / "first.log").read_text(encoding="utf-8")[-3000:])
         finally:
             # Round 2 (the end of epoch 1) is checkpointed and recorded: round 3 is starting.
-            _kill_group(proc)
+            kill_group(proc)
     assert proc.returncode == -signal.SIGKILL
     # Killed mid-training: no metrics, no embeddings, not every round checkpointed.
     assert not (out / "metrics" / SUCCESS_MARKER).exists()
@@ -252,7 +244,8 @@ def test_a_model_too_large_is_refused_before_training(spark, reference: Path,
     before = snapshot(out)
     words = pq.read_table(reference / "vocab").num_rows
     # (8 + 40 * P) * V * d bytes in the local driver JVM: far over the test session's 2g.
-    cfg = run_config("train.vector_size=10000", "train.num_partitions=1000")
+    cfg = run_config("train.vector_size=10000", "train.num_partitions=1000",
+                     "train.strategy=merge")
     with pytest.raises(ModelTooLargeError) as info:
         train_stage(spark, cfg, str(out), overwrite=True)
     message = str(info.value)
