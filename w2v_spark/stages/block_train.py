@@ -327,9 +327,10 @@ def run_sub_round(spark: SparkSession, paths: RunPaths, cfg: TrainConfig, info: 
         trained.write.mode("errorifexists").partitionBy("matrix", "block").parquet(target)
     # A version is used on resume only once its round is recorded, which is after this.
     storage.record_checksums(spark, target)
-    rows = (spark.read.parquet(target).where(F.col("matrix") == "input")
-            .select("task", "pairs", "loss", "learning_rate", "seconds", "finite")
-            .distinct().collect())
+    # Every row of a task's output carries its metrics: one row each, the first of its input
+    # block, with no shuffle to deduplicate them.
+    rows = (spark.read.parquet(storage.join(target, "matrix=input")).where(F.col("start") == 0)
+            .select("task", "pairs", "loss", "learning_rate", "seconds", "finite").collect())
     tasks = sorted(rows, key=lambda r: int(r["task"]))
     if [int(r["task"]) for r in tasks] != list(range(k)):
         raise RuntimeError(f"sub-round {info.sub_round} of epoch {info.epoch} reported tasks "
