@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
             *args.overrides]
     cfg = load_config([], base)
     partitions, min_count = cfg.train.num_partitions, cfg.vocab.min_count
-    strategy = cfg.train.strategy
+    strategy = cfg.train.resolved_strategy
     ram = psutil.virtual_memory().total * args.max_ram
     work = args.workdir or Path(tempfile.mkdtemp(prefix="w2v-memory-"))
     rows: list[dict[str, Any]] = []

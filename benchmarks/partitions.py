@@ -103,7 +103,8 @@ def grid_config(base: list[str], p: int, r: int, merge: str, lr_scale: str, cfg0
     """The config of one cell of the grid."""
     f = LR_SCALES[lr_scale](p)
     return load_config([], [
-        *base, f"train.num_partitions={p}", f"train.syncs_per_epoch={r}", f"train.merge={merge}",
+        *base, "train.strategy=merge", f"train.num_partitions={p}", f"train.syncs_per_epoch={r}",
+        f"train.merge={merge}",
         f"train.alpha={cfg0.train.alpha * f!r}", f"train.min_alpha={cfg0.train.min_alpha * f!r}",
     ])
 

@@ -25,7 +25,7 @@ from w2v_spark.errors import ConfigError
 INPUT_FORMATS = ("text", "events", "baskets")
 TABLE_FORMATS = ("csv", "parquet", "table")
 MERGE_MODES = ("mean", "sum", "average")
-STRATEGIES = ("merge", "blocks")
+STRATEGIES = ("auto", "merge", "blocks")
 
 #: Largest int32: word ids are int32, and the settings that count words or pairs stay within it.
 INT32_MAX = 2**31 - 1
@@ -267,6 +267,11 @@ STABLE_TASK_ALPHA_IN_ORDER = 0.075
 MIN_PASSES = 4
 MIN_SUB_ROUNDS = 16
 
+#: ``strategy = "auto"`` merges up to this many partitions and trains in blocks above: merging
+#: is faster and at least as good with few partitions, and loses quality and then diverges as
+#: they grow, while blocks keep it (benchmarks/RESULTS.md, "Training in vocabulary blocks").
+AUTO_MERGE_PARTITIONS = 4
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -310,11 +315,12 @@ class TrainConfig:
         "word that occurs more often in it (as a pair's word or, weighted, as a shared "
         "negative) is scaled down to this many", bounds=Bounds(0, note="(0 = no cap)"))
     strategy: str = setting(
-        "merge", "merge: every task trains a copy of the whole model on its slice and the "
+        "auto", "merge: every task trains a copy of the whole model on its slice and the "
         "copies are merged after each sync round; blocks: the vocabulary is cut into "
         "num_partitions blocks and an epoch is block_passes x num_partitions sub-rounds in "
         "which each task trains one (input block, output block) stratum, no task holding "
-        "more than two blocks",
+        f"more than two blocks; auto: merge up to num_partitions = {AUTO_MERGE_PARTITIONS}, "
+        "blocks above",
         choices=STRATEGIES)
     block_passes: int = setting(
         0, "blocks: passes over every stratum per epoch, each training a share of the "
@@ -342,9 +348,22 @@ class TrainConfig:
         )
 
     @property
+    def blocks(self) -> bool:
+        """Whether training runs in vocabulary blocks: ``strategy = "blocks"``, or ``"auto"``
+        with more than :data:`AUTO_MERGE_PARTITIONS` partitions."""
+        if self.strategy == "auto":
+            return self.num_partitions > AUTO_MERGE_PARTITIONS
+        return self.strategy == "blocks"
+
+    @property
+    def resolved_strategy(self) -> str:
+        """The strategy training runs: ``"merge"`` or ``"blocks"``."""
+        return "blocks" if self.blocks else "merge"
+
+    @property
     def task_lr_scale(self) -> float:
         """Factor on the learning rate inside a training task (``num_partitions`` for mean)."""
-        if self.strategy == "blocks":
+        if self.blocks:
             return 1.0
         return float(self.num_partitions) if self.merge == "mean" else 1.0
 
@@ -361,8 +380,9 @@ class TrainConfig:
             f"a training task starts at learning rate {task_alpha:g} (alpha={self.alpha:g} x "
             f"num_partitions={self.num_partitions} with merge = \"{self.merge}\"); above "
             f"{limit:g}{shuffle} training diverged in our measurements. Lower train.alpha "
-            f"to {limit / self.task_lr_scale:.3g}, use fewer partitions, or "
-            "merge = \"average\" (stable, but frequent words learn more slowly)"
+            f"to {limit / self.task_lr_scale:.3g}, use fewer partitions, train in blocks "
+            "(strategy = \"blocks\", which scales no learning rate), or merge = \"average\" "
+            "(stable, but frequent words learn more slowly)"
         )
 
     @property
@@ -375,7 +395,7 @@ class TrainConfig:
     def rounds_per_epoch(self) -> int:
         """Training rounds of an epoch: ``syncs_per_epoch``, or with blocks
         ``num_partitions`` sub-rounds per pass, :attr:`passes` times."""
-        if self.strategy == "blocks":
+        if self.blocks:
             return self.num_partitions * self.passes
         return self.syncs_per_epoch
 

@@ -76,6 +76,8 @@ def result_settings(cfg: Config, spark_values: Mapping[str, str | None]) -> dict
         for key, value in values.items():
             if (section, key) not in NO_EFFECT:
                 flat[f"{section}.{key}"] = value
+    # "auto" stands for the strategy it chooses: a run is the same run under either name.
+    flat["train.strategy"] = cfg.train.resolved_strategy
     for key in SPARK_RESULT_SETTINGS:
         flat[key] = spark_values.get(key)
     return flat

@@ -6,6 +6,7 @@ import dataclasses
 import inspect
 import math
 import re
+from functools import partial
 from pathlib import Path
 from typing import get_type_hints
 
@@ -261,24 +262,25 @@ def test_items_conf_reads_events_with_a_bounded_window() -> None:
 
 def test_stability_warning_names_the_task_learning_rate() -> None:
     assert TrainConfig().stability_warning() is None  # 2 x 0.025
-    assert TrainConfig(num_partitions=8).stability_warning() is None  # 8 x 0.025 = 0.2
-    assert TrainConfig(num_partitions=16, merge="average").stability_warning() is None
-    message = TrainConfig(num_partitions=16).stability_warning()
+    merging = partial(TrainConfig, strategy="merge")
+    assert merging(num_partitions=8).stability_warning() is None  # 8 x 0.025 = 0.2
+    assert merging(num_partitions=16, merge="average").stability_warning() is None
+    message = merging(num_partitions=16).stability_warning()
     assert message is not None
     assert message.startswith("a training task starts at learning rate 0.4 (alpha=0.025 x "
                               'num_partitions=16 with merge = "mean"); above 0.2 training')
     assert f"Lower train.alpha to {STABLE_TASK_ALPHA / 16:.3g}" in message
-    assert TrainConfig(num_partitions=16, alpha=STABLE_TASK_ALPHA / 16).stability_warning() is None
+    assert merging(num_partitions=16, alpha=STABLE_TASK_ALPHA / 16).stability_warning() is None
 
 
 def test_stability_warning_in_table_order_has_the_lower_limit() -> None:
     assert TrainConfig(shuffle_window=0).stability_warning() is None  # 2 x 0.025
-    message = TrainConfig(num_partitions=8, shuffle_window=0).stability_warning()
+    message = TrainConfig(strategy="merge", num_partitions=8, shuffle_window=0).stability_warning()
     assert message is not None
     assert "above 0.075, with the pairs in table order, training diverged" in message
     assert f"Lower train.alpha to {STABLE_TASK_ALPHA_IN_ORDER / 8:.3g}" in message
     assert TrainConfig(
-        num_partitions=8, shuffle_window=0, alpha=STABLE_TASK_ALPHA_IN_ORDER / 8,
+        strategy="merge", num_partitions=8, shuffle_window=0, alpha=STABLE_TASK_ALPHA_IN_ORDER / 8,
     ).stability_warning() is None
 
 
@@ -472,3 +474,29 @@ def test_merge_rounds_ignore_block_passes() -> None:
     train = load_config([], ["train.num_partitions=4", "train.syncs_per_epoch=3",
                              "train.block_passes=5"]).train
     assert (train.rounds_per_epoch, train.num_shards) == (3, 12)
+
+
+@pytest.mark.parametrize(("partitions", "blocks"), [(1, False), (2, False), (4, False),
+                                                    (5, True), (8, True), (64, True)])
+def test_auto_merges_few_partitions_and_trains_many_in_blocks(partitions: int,
+                                                              blocks: bool) -> None:
+    train = load_config([], [f"train.num_partitions={partitions}"]).train
+    assert train.strategy == "auto"
+    assert train.blocks is blocks
+    assert train.resolved_strategy == ("blocks" if blocks else "merge")
+    named = load_config([], [f"train.num_partitions={partitions}",
+                             f"train.strategy={train.resolved_strategy}"]).train
+    assert (train.rounds_per_epoch, train.num_shards, train.task_lr_scale) == (
+        named.rounds_per_epoch, named.num_shards, named.task_lr_scale)
+    # Named strategies hold whatever the partitions.
+    assert load_config([], [f"train.num_partitions={partitions}",
+                            "train.strategy=merge"]).train.blocks is False
+    assert load_config([], [f"train.num_partitions={partitions}",
+                            "train.strategy=blocks"]).train.blocks is True
+
+
+def test_a_merge_that_may_diverge_names_the_blocks_strategy() -> None:
+    train = load_config([], ["train.num_partitions=16", "train.strategy=merge"]).train
+    warning = train.stability_warning()
+    assert warning is not None and 'strategy = "blocks"' in warning
+    assert load_config([], ["train.num_partitions=16"]).train.stability_warning() is None

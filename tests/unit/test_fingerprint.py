@@ -85,3 +85,13 @@ def test_files_added_removed_or_resized_are_named() -> None:
         "c is new",
         "b had 20 bytes, now 21",
     ]
+
+
+def test_auto_is_recorded_as_the_strategy_it_chooses() -> None:
+    def strategy(*overrides: str) -> object:
+        return result_settings(load_config(overrides=list(overrides)), SPARK)["train.strategy"]
+
+    assert strategy() == strategy("train.strategy=merge") == "merge"
+    assert strategy("train.num_partitions=8") == "blocks"
+    assert strategy("train.num_partitions=8", "train.strategy=blocks") == "blocks"
+    assert strategy("train.num_partitions=8", "train.strategy=merge") == "merge"

@@ -321,7 +321,7 @@ def training_blocks(cfg: Config, vocab: Vocabulary) -> VocabBlocks | None:
     Raises:
         ConfigError: more blocks than words.
     """
-    if cfg.train.strategy != "blocks":
+    if not cfg.train.blocks:
         return None
     k = cfg.train.num_partitions
     if k > len(vocab):

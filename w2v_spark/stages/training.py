@@ -76,7 +76,7 @@ def check_memory(spark: SparkSession, vocab_size: int, cfg: Config) -> None:
         settings.get("spark.executor.cores", sc.defaultParallelism))
     check_model_fits(
         vocab_size, cfg.train.vector_size, cfg.train.num_partitions, settings, local=local,
-        strategy=cfg.train.strategy, concurrent_tasks=per_jvm,
+        strategy=cfg.train.resolved_strategy, concurrent_tasks=per_jvm,
     )
 
 
@@ -94,7 +94,7 @@ def train_model(spark: SparkSession, cfg: Config, paths: RunPaths,
     tcfg = cfg.train
     vocab = read_vocabulary(spark, paths)
     counts = pair_counts(spark, paths)
-    blocks = tcfg.strategy == "blocks"
+    blocks = tcfg.blocks
     point = resume_point(spark, cfg, paths, len(vocab), recorded, load=not blocks) \
         if recorded is not None else None
     sc = spark.sparkContext
