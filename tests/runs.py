@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -188,3 +189,22 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
     proc.wait(timeout=60)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def kill_after_rounds(command: Sequence[str], out: Path, rounds: int, log_path: Path
+                      ) -> subprocess.Popen[str]:
+    """Start the driver ``command`` in a session of its own, logging to ``log_path``; once
+    ``rounds`` training rounds are recorded in ``out``, SIGKILL it and its JVM. Returns the
+    killed process."""
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(list(command), env=cli_env(), stdout=log,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 400
+            while (recorded_rounds(out) < rounds and proc.poll() is None
+                   and time.monotonic() < deadline):
+                time.sleep(0.05)
+            assert recorded_rounds(out) >= rounds, log_path.read_text(encoding="utf-8")[-3000:]
+        finally:
+            kill_group(proc)
+    return proc

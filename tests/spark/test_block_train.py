@@ -8,8 +8,6 @@ import json
 import logging
 import shutil
 import signal
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from tests.runs import (
     cli_command,
     cli_env,
     embeddings_bits,
-    kill_group,
+    kill_after_rounds,
     recorded_rounds,
     run_cli,
     run_config,
@@ -200,18 +198,7 @@ def test_a_killed_driver_resumes_mid_epoch_to_the_same_model(corpus: Path, block
     command = cli_command("run", out, "--input", str(corpus),
                           settings=[*_settings(), *BLOCKS])
     rounds = _blocks_config().train.rounds_per_epoch  # 6: three blocks, two passes
-    with open(tmp_path / "first.log", "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(command, env=cli_env(), stdout=log, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 400
-            while (recorded_rounds(out) < 3 and proc.poll() is None
-                   and time.monotonic() < deadline):
-                time.sleep(0.05)
-            assert recorded_rounds(out) >= 3, (
-                (tmp_path / "first.log").read_text(encoding="utf-8")[-3000:])
-        finally:
-            kill_group(proc)
+    proc = kill_after_rounds(command, out, 3, tmp_path / "first.log")
     killed_after = recorded_rounds(out)
     assert proc.returncode == -signal.SIGKILL
     assert 3 <= killed_after < rounds, "the driver was not killed in the first epoch"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,9 @@ from pyspark.sql import SparkSession
 
 from w2v_spark.cli import main
 from w2v_spark.io.schemas import SUCCESS_MARKER
-from w2v_spark.spark.session import DEFAULT_CONF
 from w2v_spark.synthetic.text import generate_sentences
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("keep_session_conf")]
 
 #: Settings that keep the command's session the same as the test session.
 SPARK_SETTINGS = [
@@ -23,20 +21,6 @@ SPARK_SETTINGS = [
     "--set", "spark.conf.spark.sql.shuffle.partitions=2",
     "--set", "spark.conf.spark.sql.execution.arrow.maxRecordsPerBatch=64",
 ]
-
-
-@pytest.fixture(autouse=True)
-def keep_session_conf(spark) -> Iterator[None]:
-    """The command applies its runtime settings to the running session; put them back."""
-    keys = {*DEFAULT_CONF, "spark.sql.shuffle.partitions",
-            "spark.sql.execution.arrow.maxRecordsPerBatch"}
-    saved = {key: spark.conf.get(key, None) for key in keys if spark.conf.isModifiable(key)}
-    yield
-    for key, value in saved.items():
-        if value is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, value)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,11 @@ from w2v_spark.cli import main
 from w2v_spark.config import load_config
 from w2v_spark.errors import EmptyCorpusError, InputError, SchemaError
 from w2v_spark.io.schemas import SUCCESS_MARKER
-from w2v_spark.spark.session import DEFAULT_CONF
 from w2v_spark.synthetic.items import PlantedEvents, planted_events
 from w2v_spark.vectors.item_eval import Case, score_popularity, score_vectors
 from w2v_spark.vectors.loading import load_embeddings
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("keep_session_conf")]
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "items.toml"
 SPARK_SETTINGS = [
@@ -53,20 +51,6 @@ def _write_events(path: Path, events: list[tuple[Any, ...]],
         writer.writerow(header)
         writer.writerows(events)
     return path
-
-
-@pytest.fixture(autouse=True)
-def keep_session_conf(spark) -> Iterator[None]:
-    """The command applies its runtime settings to the running session; put them back."""
-    keys = {*DEFAULT_CONF, "spark.sql.shuffle.partitions",
-            "spark.sql.execution.arrow.maxRecordsPerBatch"}
-    saved = {key: spark.conf.get(key, None) for key in keys if spark.conf.isModifiable(key)}
-    yield
-    for key, value in saved.items():
-        if value is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, value)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,10 @@ import pytest
 import w2v_spark
 from w2v_spark.api import train as real_train
 from w2v_spark.cli import main
-from w2v_spark.spark.session import DEFAULT_CONF
 from w2v_spark.synthetic.items import planted_events
 from w2v_spark.synthetic.text import generate_sentences
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("keep_session_conf")]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -73,20 +71,6 @@ def commands(section: str) -> list[list[str]]:
 def python_example(section: str) -> str:
     (code,) = [c for where, lang, c in readme_blocks() if where == section and lang == "python"]
     return code
-
-
-@pytest.fixture(autouse=True)
-def keep_session_conf(spark) -> Iterator[None]:
-    """The examples apply their runtime settings to the running session; put them back."""
-    keys = {*DEFAULT_CONF, "spark.sql.shuffle.partitions",
-            "spark.sql.execution.arrow.maxRecordsPerBatch"}
-    saved = {key: spark.conf.get(key, None) for key in keys if spark.conf.isModifiable(key)}
-    yield
-    for key, value in saved.items():
-        if value is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, value)
 
 
 @pytest.fixture

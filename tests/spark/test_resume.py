@@ -12,8 +12,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +24,7 @@ from tests.runs import (
     cli_command,
     cli_env,
     embeddings_bits,
-    kill_group,
-    recorded_rounds,
+    kill_after_rounds,
     run_cli,
     run_config,
     snapshot,
@@ -62,19 +59,8 @@ def test_killed_driver_resumes_to_the_same_model(spark, corpus: Path, reference:
                                                  tmp_path: Path) -> None:
     out = tmp_path / "out"
     command = cli_command("run", out, "--input", str(corpus))
-    with open(tmp_path / "first.log", "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(command, env=cli_env(), stdout=log, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 400
-            while (recorded_rounds(out) < 2 and proc.poll() is None
-                   and time.monotonic() < deadline):
-                time.sleep(0.05)
-            assert recorded_rounds(out) >= 2, (
-                (tmp_path / "first.log").read_text(encoding="utf-8")[-3000:])
-        finally:
-            # Round 2 (the end of epoch 1) is checkpointed and recorded: round 3 is starting.
-            kill_group(proc)
+    # Round 2 (the end of epoch 1) is checkpointed and recorded: round 3 is starting.
+    proc = kill_after_rounds(command, out, 2, tmp_path / "first.log")
     assert proc.returncode == -signal.SIGKILL
     # Killed mid-training: no metrics, no embeddings, not every round checkpointed.
     assert not (out / "metrics" / SUCCESS_MARKER).exists()
