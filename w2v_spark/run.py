@@ -280,7 +280,8 @@ class RunLock:
         self._held = False
         if self._fd is not None:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._local or "")
+                if self._local is not None:
+                    os.unlink(self._local)
             os.close(self._fd)
             self._fd = self._local = None
             return
