@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from tests.extras import extra
-from tests.spark.test_cli import SPARK_SETTINGS, keep_session_conf  # noqa: F401
+from tests.spark.test_cli import SPARK_SETTINGS
 from w2v_spark.cli import main
 from w2v_spark.io.formats import read_vectors, write_vectors
 from w2v_spark.io.schemas import EMBEDDINGS_SCHEMA, SUCCESS_MARKER
 from w2v_spark.vectors.evaluation import evaluate_analogies, read_analogies
 from w2v_spark.vectors.similarity import Embeddings
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("keep_session_conf")]
 
 #: A planted gender direction and royalty direction: king - man + woman = queen exactly.
 _BASE = {"man": [1, 0, 0, 0], "woman": [1, 1, 0, 0], "king": [1, 0, 1, 0], "queen": [1, 1, 1, 0],
