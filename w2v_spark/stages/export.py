@@ -7,6 +7,7 @@ same model and vocabulary give the same files, byte for byte, on every run.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from w2v_spark.io import storage
 from w2v_spark.io.layout import RunPaths
 from w2v_spark.io.publish import publish_parts, publish_table
 from w2v_spark.io.schemas import EMBEDDINGS, EMBEDDINGS_ARROW, MODEL_SCHEMA, vector_column
-from w2v_spark.stages.block_train import assemble, block_dir, is_block_model, model_blocks
+from w2v_spark.stages.block_train import block_dir, is_block_model, model_blocks
 from w2v_spark.stages.train import input_vectors_from_frame
 from w2v_spark.stages.vocab import Vocabulary, read_vocabulary
 
@@ -47,14 +48,16 @@ def embeddings_arrow(words: pa.Array, counts: np.ndarray, vectors: np.ndarray) -
 
 def write_embeddings(spark: SparkSession, paths: RunPaths, checkpoint: str) -> dict[str, Any]:
     """The export stage: the embeddings table of a run from its final ``checkpoint`` and its
-    vocabulary; returns the stage's facts. A model trained in blocks is written block by
-    block (the driver holds one block at a time), its rows in block order."""
+    vocabulary; returns the stage's facts. A model trained in blocks is written row by row of
+    its block files (the driver holds one of them, at most 32 MiB of vectors, at a time), its
+    words in block order."""
     started = time.perf_counter()
     vocab = read_vocabulary(spark, paths)
     if is_block_model(spark, checkpoint):
         blocks = vocab_blocks(vocab.counts, model_blocks(spark, checkpoint))
-        publish_parts(spark, (_block_embeddings(spark, checkpoint, vocab, blocks, b)
-                              for b in range(blocks.num_blocks)), paths.table(EMBEDDINGS))
+        publish_parts(spark, (table for b in range(blocks.num_blocks)
+                              for table in _block_embeddings(spark, checkpoint, vocab, blocks, b)),
+                      paths.table(EMBEDDINGS))
     else:
         vectors = input_vectors_from_frame(storage.read_table(spark, checkpoint, "model",
                                                               MODEL_SCHEMA))
@@ -64,14 +67,32 @@ def write_embeddings(spark: SparkSession, paths: RunPaths, checkpoint: str) -> d
 
 
 def _block_embeddings(spark: SparkSession, checkpoint: str, vocab: Vocabulary,
-                      blocks: VocabBlocks, block: int) -> pa.Table:
-    """The embeddings rows of the words of one block of a model trained in blocks."""
-    rows = spark.read.parquet(block_dir(checkpoint, "input", block)).select(
-        "start", "rows", "dim", "values").collect()
+                      blocks: VocabBlocks, block: int) -> Iterator[pa.Table]:
+    """The embeddings rows of the words of one block of a model trained in blocks, a table
+    per row of its files (:func:`w2v_spark.stages.block_train.block_rows`), in word order.
+
+    Raises:
+        SchemaError: the block's rows do not tile its words exactly once.
+    """
     ids = blocks.ids(block)
-    vectors = assemble([(r["start"], r["rows"], r["dim"], r["values"]) for r in rows], ids.size)
-    return pa.Table.from_arrays(
-        [vocab.words.take(pa.array(ids)).cast(pa.string()), pa.array(ids.astype(np.int32)),
-         pa.array(vocab.counts[ids].astype(np.int64)), vector_column(vectors)],
-        schema=EMBEDDINGS_ARROW,
-    )
+    rows = (spark.read.parquet(block_dir(checkpoint, "input", block))
+            .select("start", "rows", "dim", "values").orderBy("start").toLocalIterator())
+    done = 0
+    for row in rows:
+        start, count, dim = int(row["start"]), int(row["rows"]), int(row["dim"])
+        values = row["values"]
+        if start != done or start + count > ids.size or len(values) != 4 * count * dim:
+            break
+        part = ids[start : start + count]
+        vectors = np.frombuffer(values, dtype="<f4").reshape(count, dim)
+        del row, values
+        done = start + count
+        yield pa.Table.from_arrays(
+            [vocab.words.take(pa.array(part)).cast(pa.string()),
+             pa.array(part.astype(np.int32)), pa.array(vocab.counts[part].astype(np.int64)),
+             vector_column(vectors)],
+            schema=EMBEDDINGS_ARROW,
+        )
+    if done != ids.size:
+        raise SchemaError(f"the rows of block {block} of {checkpoint} do not tile its "
+                          f"{ids.size} words exactly once: the model is damaged")
