@@ -226,14 +226,16 @@ def _settings() -> list[str]:
     return list(RUN_SETTINGS)
 
 
-def test_more_blocks_than_words_is_an_error_naming_the_key(spark, corpus: Path,
-                                                           tmp_path: Path) -> None:
-    cfg = run_config("train.strategy=blocks", "train.num_partitions=5000")
+def test_more_blocks_than_words_is_an_error_naming_the_key(spark, tmp_path: Path) -> None:
+    """Six words and twelve blocks: the pairs stage refuses before it writes anything."""
+    corpus = tmp_path / "six_words.txt"
+    corpus.write_text("alpha beta gamma delta epsilon zeta\n" * 20, encoding="utf-8")
+    cfg = run_config("train.strategy=blocks", "train.num_partitions=12", "vocab.min_count=1")
     out = str(tmp_path / "out")
     tokenize_stage(spark, cfg, str(corpus), out)
     vocab_stage(spark, cfg, out)
-    with pytest.raises(ConfigError, match=r"\[train\] num_partitions = 5000 is more than the "
-                       r"\d+ words of the vocabulary"):
+    with pytest.raises(ConfigError, match=r"\[train\] num_partitions = 12 is more than the "
+                       r"6 words of the vocabulary"):
         pairs_stage(spark, cfg, out)
     assert not (tmp_path / "out" / "pairs").exists()
 
