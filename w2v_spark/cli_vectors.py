@@ -243,12 +243,9 @@ def analogy(args: argparse.Namespace) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    from w2v_spark.vectors.evaluation import (
-        evaluate_analogies,
-        evaluate_word_pairs,
-        read_analogies,
-        read_word_pairs,
-    )
+    from w2v_spark.vectors.analogies import evaluate_analogies
+    from w2v_spark.vectors.eval_files import read_analogies, read_word_pairs
+    from w2v_spark.vectors.word_pairs import evaluate_word_pairs
 
     if not args.analogies and not args.word_pairs:
         raise InputError("nothing to evaluate: give --analogies FILE and/or --word-pairs FILE")
