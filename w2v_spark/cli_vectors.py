@@ -190,7 +190,7 @@ def vectors_format(path: str, given: str | None) -> str:
 
 
 def _session(args: argparse.Namespace) -> Any:
-    from w2v_spark.config import load_config
+    from w2v_spark.config_loading import load_config
     from w2v_spark.spark.session import build_session
 
     return build_session(load_config(args.config, args.overrides).spark)

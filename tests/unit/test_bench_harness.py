@@ -218,7 +218,7 @@ def test_process_classification() -> None:
 
 def test_partition_grid_config_scales_the_learning_rate() -> None:
     from benchmarks.partitions import grid_config
-    from w2v_spark.config import load_config
+    from w2v_spark.config_loading import load_config
 
     base = ["train.epochs=1"]
     cfg0 = load_config([], base)

@@ -20,7 +20,7 @@ LAYERS = (
     ("w2v_spark.stages",),
     ("w2v_spark.vectors",),
     ("w2v_spark.io", "w2v_spark.spark", "w2v_spark.synthetic", "w2v_spark.fingerprint"),
-    ("w2v_spark.config", "w2v_spark.errors"),
+    ("w2v_spark.config", "w2v_spark.config_fields", "w2v_spark.config_loading", "w2v_spark.errors"),
     ("w2v_spark.core",),
 )
 
