@@ -339,9 +339,9 @@ def import_command(args: argparse.Namespace) -> dict[str, Any]:
 def _local_file(target: str) -> Path | None:
     """The local path ``target`` names, or None for a URI of another file system.
 
-    As :func:`w2v_spark.io.formats.open_output`, which writes the file from the driver through
-    pyarrow: a path without ``://`` is local (relative to the working directory), as is a
-    ``file:///`` URI; ``hdfs://``, ``s3://`` and the like are not."""
+    As :func:`w2v_spark.io.vector_streams.open_output`, which writes the file from the driver
+    through pyarrow: a path without ``://`` is local (relative to the working directory), as is
+    a ``file:///`` URI; ``hdfs://``, ``s3://`` and the like are not."""
     if "://" not in target:
         return Path(target)
     parsed = urlparse(target)
