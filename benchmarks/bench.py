@@ -38,9 +38,9 @@ from benchmarks.params import hyperparameters
 from benchmarks.procmem import run_measured
 from benchmarks.results import environment, load_average, publish
 from benchmarks.systems import RESULT, SYSTEMS
-from w2v_spark.config import load_config
+from w2v_spark.config_loading import load_config
 from w2v_spark.errors import ConfigError
-from w2v_spark.io.formats import write_vectors
+from w2v_spark.io.vector_writer import write_vectors
 from w2v_spark.vectors.similarity import Embeddings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ import numpy as np
 from benchmarks.block_replay import read_epochs
 from benchmarks.partitions import int_list
 from benchmarks.results import environment, environment_lines, load_average, md_table, publish
-from w2v_spark.config import load_config
+from w2v_spark.config_loading import load_config
 from w2v_spark.core.blocks import strata, vocab_blocks
 
 

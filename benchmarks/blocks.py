@@ -35,7 +35,8 @@ from benchmarks.gensim_text8 import DEFAULT_CORPUS
 from benchmarks.params import hyperparameters
 from benchmarks.partitions import int_list, run_mllib
 from benchmarks.results import environment, load_average, publish
-from w2v_spark.config import Config, load_config
+from w2v_spark.config import Config
+from w2v_spark.config_loading import load_config
 from w2v_spark.errors import TrainingDivergedError
 
 QUICK = {"tokens": 1_000_000, "epochs": 1, "blocks": "1,2,4", "merge": "2", "mllib": ""}

@@ -18,13 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from w2v_spark.vectors.evaluation import (
-    evaluate_analogies,
-    evaluate_word_pairs,
-    read_analogies,
-    read_word_pairs,
-)
+from w2v_spark.vectors.analogies import evaluate_analogies
+from w2v_spark.vectors.eval_files import read_analogies, read_word_pairs
 from w2v_spark.vectors.similarity import Embeddings
+from w2v_spark.vectors.word_pairs import evaluate_word_pairs
 
 SHARED_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eval"
 

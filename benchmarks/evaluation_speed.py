@@ -10,7 +10,8 @@ import time
 
 import numpy as np
 
-from w2v_spark.vectors.evaluation import AnalogySection, evaluate_analogies
+from w2v_spark.vectors.analogies import evaluate_analogies
+from w2v_spark.vectors.eval_files import AnalogySection
 from w2v_spark.vectors.similarity import Embeddings
 
 

@@ -35,7 +35,8 @@ from pyspark.sql import functions as F
 
 from benchmarks.items_report import markdown, paired_seeds
 from w2v_spark import pipeline
-from w2v_spark.config import Config, load_config
+from w2v_spark.config import Config
+from w2v_spark.config_loading import load_config
 from w2v_spark.stages.items import basket_sequences, event_sequences, typed_events
 from w2v_spark.vectors.item_eval import (
     Case,

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from w2v_spark.config import load_config
+from w2v_spark.config_loading import load_config
 
 METRICS = ("hit_rate@10", "mrr@10")
 ITEMS_CONF = Path(__file__).resolve().parents[1] / "conf" / "items.toml"

@@ -32,7 +32,7 @@ from benchmarks.corpus import zipf_corpus
 from benchmarks.memory_report import markdown
 from benchmarks.procmem import MB
 from benchmarks.results import environment, load_average, publish
-from w2v_spark.config import load_config
+from w2v_spark.config_loading import load_config
 from w2v_spark.spark.memory import estimate
 
 QUICK = {"vocab": "10000,30000", "dims": "50,100"}

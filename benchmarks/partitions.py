@@ -38,7 +38,8 @@ from benchmarks.gensim_text8 import DEFAULT_CORPUS
 from benchmarks.params import hyperparameters
 from benchmarks.partitions_report import markdown
 from benchmarks.results import environment, load_average, publish
-from w2v_spark.config import Config, load_config
+from w2v_spark.config import Config
+from w2v_spark.config_loading import load_config
 from w2v_spark.errors import TrainingDivergedError
 
 LR_SCALES = {

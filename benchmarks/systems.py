@@ -21,7 +21,8 @@ from typing import Any
 
 from benchmarks.evaluate import write_table
 from benchmarks.params import hyperparameters
-from w2v_spark.config import Config, load_config
+from w2v_spark.config import Config
+from w2v_spark.config_loading import load_config
 
 SYSTEMS = ("ours", "gensim", "mllib")
 RESULT = "result.json"

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from w2v_spark.config import Config, load_config
+from w2v_spark.config import Config
+from w2v_spark.config_loading import load_config
 from w2v_spark.stages.pairs import block_ids
 from w2v_spark.synthetic.text import generate_sentences
 

@@ -42,7 +42,8 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from w2v_spark.config import Config, load_config, with_overrides
+from w2v_spark.config import Config
+from w2v_spark.config_loading import load_config, with_overrides
 from w2v_spark.errors import ConfigError
 from w2v_spark.io import storage
 from w2v_spark.pipeline import run_pipeline

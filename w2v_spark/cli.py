@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from w2v_spark import cli_vectors
-from w2v_spark.config import Config, load_config
+from w2v_spark.config import Config
+from w2v_spark.config_loading import load_config
 from w2v_spark.errors import InputError, Interrupted, OutputError, W2VError
 from w2v_spark.vectors.loading import load_embeddings
 

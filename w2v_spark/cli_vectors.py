@@ -190,7 +190,7 @@ def vectors_format(path: str, given: str | None) -> str:
 
 
 def _session(args: argparse.Namespace) -> Any:
-    from w2v_spark.config import load_config
+    from w2v_spark.config_loading import load_config
     from w2v_spark.spark.session import build_session
 
     return build_session(load_config(args.config, args.overrides).spark)
@@ -243,12 +243,9 @@ def analogy(args: argparse.Namespace) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    from w2v_spark.vectors.evaluation import (
-        evaluate_analogies,
-        evaluate_word_pairs,
-        read_analogies,
-        read_word_pairs,
-    )
+    from w2v_spark.vectors.analogies import evaluate_analogies
+    from w2v_spark.vectors.eval_files import read_analogies, read_word_pairs
+    from w2v_spark.vectors.word_pairs import evaluate_word_pairs
 
     if not args.analogies and not args.word_pairs:
         raise InputError("nothing to evaluate: give --analogies FILE and/or --word-pairs FILE")
@@ -342,9 +339,9 @@ def import_command(args: argparse.Namespace) -> dict[str, Any]:
 def _local_file(target: str) -> Path | None:
     """The local path ``target`` names, or None for a URI of another file system.
 
-    As :func:`w2v_spark.io.formats.open_output`, which writes the file from the driver through
-    pyarrow: a path without ``://`` is local (relative to the working directory), as is a
-    ``file:///`` URI; ``hdfs://``, ``s3://`` and the like are not."""
+    As :func:`w2v_spark.io.vector_streams.open_output`, which writes the file from the driver
+    through pyarrow: a path without ``://`` is local (relative to the working directory), as is
+    a ``file:///`` URI; ``hdfs://``, ``s3://`` and the like are not."""
     if "://" not in target:
         return Path(target)
     parsed = urlparse(target)

@@ -1,25 +1,23 @@
-"""Typed, frozen configuration loaded from TOML files and ``section.key=value`` overrides.
+"""Typed, frozen configuration: one dataclass per TOML section.
 
 Defaults follow gensim's skip-gram defaults where the idea is the same. Each setting is
-declared once, with its default, its one-line help and its range (:func:`setting`);
-``conf/default.toml`` and ``docs/settings.md`` are generated from these declarations
-(:mod:`w2v_spark.settings_docs`, checked by a test). Unknown sections or keys, wrong types
-and out-of-range values raise :class:`ConfigError` with a message naming what is valid.
+declared once, with its default, its one-line help and its range
+(:func:`~w2v_spark.config_fields.setting`); ``conf/default.toml`` and ``docs/settings.md`` are
+generated from these declarations (:mod:`w2v_spark.settings_docs`, checked by a test). The
+configuration is loaded from TOML files and ``section.key=value`` overrides by
+:mod:`w2v_spark.config_loading`. Unknown sections or keys, wrong types and out-of-range values
+raise :class:`ConfigError` with a message naming what is valid.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
-import tomllib
-
+from w2v_spark.config_fields import Bounds, check, check_fields, setting
 from w2v_spark.errors import ConfigError
 
 INPUT_FORMATS = ("text", "events", "baskets")
@@ -51,100 +49,6 @@ _MASTER_PATTERN = re.compile(
 )
 
 
-def _show(value: object) -> str:
-    """``repr(value)``, shortened in the middle when it is long (a 20-digit number stays)."""
-    text = repr(value)
-    if len(text) <= 60:
-        return text
-    return f"{text[:24]}...{text[-12:]} ({len(str(value))} characters)"
-
-
-def _check(condition: bool, section: str, key: str, message: str, value: object) -> None:
-    if not condition:
-        raise ConfigError(f"[{section}] {key} = {_show(value)} is invalid: {message}")
-
-
-def _check_int(section: str, key: str, value: int, low: int, high: int, note: str = "") -> None:
-    """``low <= value <= high``, with the range (and ``note``, e.g. "(0 = none)") in the error."""
-    suffix = f" {note}" if note else ""
-    _check(low <= value <= high, section, key, f"must be in [{low}, {high}]{suffix}", value)
-
-
-def _check_float(
-    section: str, key: str, value: float, low: float, high: float | None = None, *,
-    low_open: bool = False, high_open: bool = False, note: str = "",
-) -> None:
-    """A finite ``value`` within ``low`` and ``high`` (``None``: no upper bound other than
-    being finite); ``low_open`` / ``high_open`` exclude the bound itself."""
-    above = value > low if low_open else value >= low
-    below = high is None or (value < high if high_open else value <= high)
-    ok = math.isfinite(value) and above and below
-    if high is None:
-        message = f"must be a finite number {'>' if low_open else '>='} {low:g}"
-    else:
-        message = (f"must be in {'(' if low_open else '['}{low:g}, {high:g}"
-                   f"{')' if high_open else ']'}")
-    _check(ok, section, key, f"{message} {note}" if note else message, value)
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """The range a number setting must lie in (``high = None``: any finite number above
-    ``low``); ``note`` says what a special value means, e.g. "(0 = none)"."""
-
-    low: float
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    note: str = ""
-
-    def text(self) -> str:
-        """The range as the docs write it."""
-        if self.high is None:
-            return f"{'>' if self.low_open else '>='} {_number(self.low)}"
-        return (f"{'(' if self.low_open else '['}{_number(self.low)}, {_number(self.high)}"
-                f"{')' if self.high_open else ']'}")
-
-
-def _number(value: float) -> str:
-    """A bound as written in the docs: whole numbers in full, others as ``%g``."""
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-def setting(default: Any, help: str, *, bounds: Bounds | None = None,
-            choices: tuple[str, ...] | None = None, accepts: str | None = None) -> Any:
-    """A config field with its one-line ``help`` (what ``conf/default.toml`` and
-    ``docs/settings.md`` say of it, see :mod:`w2v_spark.settings_docs`) and the ``bounds`` or
-    ``choices`` it is checked against; ``accepts`` is what the docs say it accepts when a check
-    in ``__post_init__`` depends on other settings."""
-    metadata = {"help": help, "bounds": bounds, "choices": choices, "accepts": accepts}
-    if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-def _check_fields(section: str, obj: Any) -> None:
-    """Check every field of a section against the ``bounds`` or ``choices`` it declares."""
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        choices = f.metadata.get("choices")
-        bounds = f.metadata.get("bounds")
-        if choices is not None:
-            _check(value in choices, section, f.name, f"must be one of {', '.join(choices)}",
-                   value)
-        elif bounds is not None and f.type == "int":
-            assert bounds.high is not None
-            _check_int(section, f.name, value, int(bounds.low), int(bounds.high), bounds.note)
-        elif bounds is not None:
-            _check_float(section, f.name, value, bounds.low, bounds.high,
-                         low_open=bounds.low_open, high_open=bounds.high_open, note=bounds.note)
-
-
-def help_of(cls: type, key: str) -> str:
-    """The help of setting ``key`` of section class ``cls``."""
-    return str(next(f for f in dataclasses.fields(cls) if f.name == key).metadata["help"])
-
-
 @dataclass(frozen=True)
 class InputConfig:
     """How the corpus is read: text lines, an events table, or basket lines."""
@@ -171,15 +75,15 @@ class InputConfig:
         bounds=Bounds(0, note="(0 = no sessions)"))
 
     def __post_init__(self) -> None:
-        _check_fields("input", self)
-        _check(len(self.csv_delimiter) == 1, "input", "csv_delimiter",
+        check_fields("input", self)
+        check(len(self.csv_delimiter) == 1, "input", "csv_delimiter",
                "must be one character", self.csv_delimiter)
-        _check(self.separator != "", "input", "separator", "must not be empty", self.separator)
+        check(self.separator != "", "input", "separator", "must not be empty", self.separator)
         for key in ("sequence_col", "item_col", "order_col"):
             value = getattr(self, key)
-            _check(value.strip() != "", "input", key, "must name a column", value)
+            check(value.strip() != "", "input", key, "must name a column", value)
         names = [self.sequence_col, self.item_col, self.order_col]
-        _check(len(set(names)) == 3, "input", "sequence_col/item_col/order_col",
+        check(len(set(names)) == 3, "input", "sequence_col/item_col/order_col",
                "must be three different columns", names)
 
     @property
@@ -214,11 +118,11 @@ class TokenizeConfig:
                 f"[tokenize] token_pattern = {self.token_pattern!r} is not a valid regular "
                 f"expression: {exc}"
             ) from None
-        _check(
+        check(
             compiled.search("") is None, "tokenize", "token_pattern",
             "must not match the empty string", self.token_pattern,
         )
-        _check_fields("tokenize", self)
+        check_fields("tokenize", self)
 
 
 @dataclass(frozen=True)
@@ -231,7 +135,7 @@ class VocabConfig:
                                                                 note="(0 = no limit)"))
 
     def __post_init__(self) -> None:
-        _check_fields("vocab", self)
+        check_fields("vocab", self)
 
 
 @dataclass(frozen=True)
@@ -250,7 +154,7 @@ class PairsConfig:
         "center uses window)")
 
     def __post_init__(self) -> None:
-        _check_fields("pairs", self)
+        check_fields("pairs", self)
 
 
 #: Highest task learning rate at which the minibatch kernel trained text8 stably with shuffled
@@ -337,12 +241,12 @@ class TrainConfig:
         bounds=Bounds(0, 1_000_000, note="(0 keeps every round)"))
 
     def __post_init__(self) -> None:
-        _check_fields("train", self)
-        _check(
+        check_fields("train", self)
+        check(
             0 <= self.min_alpha <= self.alpha, "train", "min_alpha",
             f"must be in [0, alpha={self.alpha}]", self.min_alpha,
         )
-        _check(
+        check(
             1 <= self.negative_groups <= self.batch_size, "train", "negative_groups",
             f"must be in [1, batch_size={self.batch_size}]", self.negative_groups,
         )
@@ -427,7 +331,7 @@ class ItemsConfig:
         "(block_rows, block_rows) float64 score matrix", bounds=Bounds(1, 16_384))
 
     def __post_init__(self) -> None:
-        _check_fields("items", self)
+        check_fields("items", self)
 
 
 @dataclass(frozen=True)
@@ -447,13 +351,13 @@ class SparkConfig:
                                       "session builder")
 
     def __post_init__(self) -> None:
-        _check(
+        check(
             _MASTER_PATTERN.fullmatch(self.master) is not None, "spark", "master",
             f"must be one of: {', '.join(SPARK_MASTERS)}", self.master,
         )
         bad = [k for k in self.conf if not k.startswith("spark.")]
-        _check(not bad, "spark", "conf", f"keys must start with 'spark.', got {bad}", bad)
-        _check(
+        check(not bad, "spark", "conf", f"keys must start with 'spark.', got {bad}", bad)
+        check(
             re.fullmatch(r"\d+[kmgt]?", self.driver_memory.lower()) is not None,
             "spark", "driver_memory", "must look like '4g' or '512m'", self.driver_memory,
         )
@@ -476,146 +380,3 @@ class Config:
         out = dataclasses.asdict(self)
         out["spark"]["conf"] = dict(self.spark.conf)
         return out
-
-
-_SECTION_TYPES: dict[str, type] = get_type_hints(Config)
-
-
-def _coerce(section: str, key: str, value: Any, expected: Any) -> Any:
-    """Check a TOML value against a field's declared type, allowing int for float."""
-    expected_name = getattr(expected, "__name__", str(expected))
-    if expected is bool:
-        ok = isinstance(value, bool)
-    elif expected is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif expected is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if ok:
-            try:
-                value = float(value)
-            except OverflowError:
-                raise ConfigError(
-                    f"[{section}] {key} = {_show(value)} is invalid: too large a number "
-                    "(a float setting must be finite)"
-                ) from None
-    elif expected is str:
-        ok = isinstance(value, str)
-    else:  # Mapping[str, str]
-        expected_name = "table of strings"
-        ok = isinstance(value, Mapping) and all(
-            isinstance(k, str) and isinstance(v, str | int | float | bool)
-            for k, v in value.items()
-        )
-        if ok:
-            value = {
-                k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()
-            }
-    if not ok:
-        raise ConfigError(
-            f"[{section}] {key} = {value!r} has the wrong type: expected {expected_name}, "
-            f"got {type(value).__name__}"
-        )
-    return value
-
-
-def _build_section(section: str, values: Mapping[str, Any]) -> Any:
-    cls = _SECTION_TYPES[section]
-    hints = get_type_hints(cls)
-    valid = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(valid))
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) {', '.join(unknown)} in [{section}]; valid keys: {', '.join(valid)}"
-        )
-    kwargs = {k: _coerce(section, k, v, hints[k]) for k, v in values.items()}
-    return cls(**kwargs)
-
-
-def config_from_dict(data: Mapping[str, Any]) -> Config:
-    """Build a :class:`Config` from a nested mapping, validating every key and value."""
-    unknown = sorted(set(data) - set(_SECTION_TYPES))
-    if unknown:
-        raise ConfigError(
-            f"unknown section(s) {', '.join(unknown)}; valid sections: "
-            f"{', '.join(_SECTION_TYPES)}"
-        )
-    sections = {}
-    for name, values in data.items():
-        if not isinstance(values, Mapping):
-            raise ConfigError(f"[{name}] must be a table of key = value settings")
-        sections[name] = _build_section(name, values)
-    return Config(**sections)
-
-
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in base.items()}
-    for section, values in extra.items():
-        if isinstance(values, Mapping) and isinstance(out.get(section), dict):
-            merged = out[section]
-            for key, value in values.items():
-                if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-                    merged[key] = {**merged[key], **value}
-                else:
-                    merged[key] = value
-        else:
-            out[section] = values
-    return out
-
-
-def parse_override(text: str) -> dict[str, Any]:
-    """Parse ``section.key=value`` into ``{section: {key: value}}``.
-
-    The value is read as a TOML value (``5``, ``1e-3``, ``true``, ``"text"``); anything that is
-    not valid TOML is taken as a plain string, so ``spark.master=local[2]`` works unquoted.
-    ``spark.conf.spark.x.y=v`` sets one entry of the ``[spark.conf]`` table.
-    """
-    key, sep, raw = text.partition("=")
-    parts = key.strip().split(".")
-    if not sep or len(parts) < 2 or not all(parts):
-        raise ConfigError(f"override {text!r} must look like section.key=value")
-    section, name = parts[0], parts[1]
-    try:
-        value: Any = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()
-    except ValueError:  # an integer of more digits than Python converts to int
-        raise ConfigError(
-            f"[{section}] {name} = {_show(raw.strip())} is invalid: too many digits for a number"
-        ) from None
-    if section == "spark" and name == "conf" and len(parts) > 2:
-        return {"spark": {"conf": {".".join(parts[2:]): str(value)}}}
-    if len(parts) != 2:
-        raise ConfigError(f"override {text!r} must look like section.key=value")
-    return {section: {name: value}}
-
-
-def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read one TOML config file, with a clear error when it is missing or malformed."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {str(p)!r} does not exist")
-    try:
-        with p.open("rb") as fh:
-            return tomllib.load(fh)
-    except ValueError as exc:  # TOMLDecodeError, or an integer of too many digits
-        raise ConfigError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
-
-
-def load_config(
-    paths: Iterable[str | os.PathLike[str]] = (), overrides: Iterable[str] = ()
-) -> Config:
-    """Defaults, then each TOML file in order, then each ``section.key=value`` override."""
-    data: dict[str, Any] = {}
-    for path in paths:
-        data = _merge(data, read_toml(path))
-    for text in overrides:
-        data = _merge(data, parse_override(text))
-    return config_from_dict(data)
-
-
-def with_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
-    """``cfg`` with each ``section.key=value`` override applied, validated again."""
-    data: dict[str, Any] = cfg.to_dict()
-    for text in overrides:
-        data = _merge(data, parse_override(text))
-    return config_from_dict(data)

@@ -1,7 +1,9 @@
 """A run's output directory: its record ``run.json``, its lock, what ``--overwrite`` may
 replace, and the one wrapper every stage goes through (:meth:`Run.stage`).
 
-The layout under the output directory is in :mod:`w2v_spark.io.layout`.
+The layout under the output directory is in :mod:`w2v_spark.io.layout`, what an output
+location holds and whether it overlaps the input in :mod:`w2v_spark.run_output`, and the lock in
+:mod:`w2v_spark.run_lock`.
 
 What holds:
 
@@ -26,14 +28,9 @@ What holds:
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import logging
-import os
-import socket
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -42,35 +39,15 @@ from w2v_spark import fingerprint
 from w2v_spark.config import Config
 from w2v_spark.errors import CorruptError, InputError, Interrupted, OutputError, ResumeError
 from w2v_spark.io import storage
-from w2v_spark.io.layout import LOCK, RECORD, RunPaths
-from w2v_spark.io.schemas import (
-    EMBEDDINGS,
-    METRICS,
-    MODEL,
-    NEIGHBORS,
-    PAIRS,
-    RECOMMENDATIONS,
-    SEQUENCES,
-    TOKENS,
-    USER_VECTORS,
-    VOCAB,
-)
+from w2v_spark.io.layout import LOCK, OWN_ENTRIES, RECORD, STAGE_OUTPUTS, STAGES, RunPaths
+from w2v_spark.io.schemas import EMBEDDINGS, MODEL, PAIRS, TOKENS, VOCAB
+from w2v_spark.run_lock import RunLock
+from w2v_spark.run_output import check_overlap, inspect_output
 
 log = logging.getLogger(__name__)
 
 #: Version of the record's layout (records without one are read as the first layout).
 RECORD_FORMAT = 2
-
-#: The stages in pipeline order, and the tables each writes.
-STAGES = ("tokenize", "vocab", "pairs", "train", "export", "recommend")
-STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "tokenize": (TOKENS, SEQUENCES),
-    "vocab": (VOCAB,),
-    "pairs": (PAIRS,),
-    "train": (MODEL, METRICS),
-    "export": (EMBEDDINGS,),
-    "recommend": (NEIGHBORS, USER_VECTORS, RECOMMENDATIONS),
-}
 
 #: Facts a stage records but does not report.
 RECORD_ONLY = ("input_fingerprint", "tables")
@@ -85,219 +62,10 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "recommend": (EMBEDDINGS,),
 }
 
-_FILES = (RECORD, RECORD + ".tmp", LOCK, storage.WRITE_PROBE)
-#: Every entry a run writes directly under its output directory.
-OWN_ENTRIES = frozenset(
-    {t for tables in STAGE_OUTPUTS.values() for t in tables}
-    | set(_FILES) | {f".{name}.crc" for name in _FILES}
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# what the output directory holds
-
-
-@dataclass(frozen=True)
-class OutputState:
-    """What an output location holds: ``kind`` is ``missing``, ``empty``, ``file``, ``run``
-    (a directory with a run record) or ``foreign`` (anything else); ``foreign_entries`` are
-    the entries a run does not write (for ``foreign``: every entry, when all have the names
-    of a run's tables but there is no record)."""
-
-    kind: str
-    foreign_entries: tuple[str, ...] = ()
-
-
-def _is_record(spark: SparkSession, path: str) -> bool:
-    try:
-        data = json.loads(storage.read_text(spark, path))
-    except Exception:
-        return False
-    return isinstance(data, dict) and isinstance(data.get("stages"), dict)
-
-
-def inspect_output(spark: SparkSession, output: str) -> OutputState:
-    """Classify ``output`` (see :class:`OutputState`). A directory is a run when its record
-    parses as one, or, when the record is damaged, when it holds nothing a run does not
-    write."""
-    if not storage.exists(spark, output):
-        return OutputState("missing")
-    if storage.is_file(spark, output):
-        return OutputState("file")
-    entries = storage.list_entries(spark, output)
-    if not entries:
-        return OutputState("empty")
-    foreign = tuple(e for e in entries if e not in OWN_ENTRIES)
-    has_record = RECORD in entries or RECORD + ".tmp" in entries
-    if has_record and (not foreign or _is_record(spark, storage.join(output, RECORD))):
-        return OutputState("run", foreign)
-    if entries == [LOCK]:
-        return OutputState("empty")
-    return OutputState("foreign", foreign or tuple(entries))
-
 
 def _listing(entries: tuple[str, ...], most: int = 5) -> str:
     shown = ", ".join(entries[:most])
     return shown + (f" and {len(entries) - most} more" if len(entries) > most else "")
-
-
-def check_overlap(spark: SparkSession, input_path: str, output: str,
-                  input_is_path: bool = True) -> None:
-    """Refuse an output that would contain, or lie inside, the input: the input's directory
-    part before any glob character and every file it reads, with symbolic links resolved on
-    the local file system (on other file systems the qualified names are compared).
-    ``input_is_path=False``: the input is a table name, nothing to check."""
-    if not input_is_path:
-        return
-    out = storage.resolved(spark, output)
-    base = storage.resolved(spark, _glob_base(input_path))
-    overlaps = storage.contains(out, base) or storage.contains(base, out)
-    if not overlaps and storage.exists(spark, output):
-        files = storage.input_files(spark, input_path)
-        overlaps = any(storage.contains(out, storage.resolved(spark, f.path)) for f in files)
-    if overlaps:
-        raise OutputError(
-            f"the output {output} and the input {input_path} overlap (symbolic links "
-            "followed); choose an output directory outside the input"
-        )
-
-
-def _glob_base(path: str) -> str:
-    """The directory part of ``path`` before any glob character (the path itself if none)."""
-    cut = min((i for i, ch in enumerate(path) if ch in "*?[{"), default=-1)
-    if cut < 0:
-        return path
-    return path[:cut].rsplit("/", 1)[0] or "/"
-
-
-# ---------------------------------------------------------------------------------------------
-# the lock
-
-
-def _owner() -> dict[str, Any]:
-    return {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv),
-    }
-
-
-def _describe(owner: dict[str, Any] | None) -> str:
-    if not owner:
-        return "another command"
-    return (f"another command (pid {owner.get('pid')} on {owner.get('host')}, started "
-            f"{owner.get('started')}: {owner.get('command', '')[:200]})")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class RunLock:
-    """The lock of one output directory, held while a command works in it."""
-
-    def __init__(self, spark: SparkSession, root: str) -> None:
-        self.spark = spark
-        self.root = root
-        self.path = storage.join(root, LOCK)
-        self._fd: int | None = None
-        self._local: str | None = None
-        self._held = False
-
-    def acquire(self) -> None:
-        """Take the lock, or raise :class:`OutputError` naming the command that holds it."""
-        local = storage.local_path(storage.qualify(self.spark, self.path))
-        if local is not None:
-            self._acquire_local(local)
-        else:
-            self._acquire_remote()
-        self._held = True
-
-    def _busy(self, owner: dict[str, Any] | None, remedy: str = "") -> OutputError:
-        return OutputError(
-            f"{_describe(owner)} is working in {self.root}: two commands cannot use one "
-            f"output at once; wait for it to finish{remedy}"
-        )
-
-    def _acquire_local(self, path: str) -> None:
-        import fcntl
-
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                owner = _parse_owner(os.pread(fd, 1 << 16, 0))
-                os.close(fd)
-                raise self._busy(owner) from None
-            try:
-                same = os.fstat(fd).st_ino == os.stat(path).st_ino
-            except FileNotFoundError:
-                same = False
-            if not same:  # its holder removed it as we opened it: take the new one
-                os.close(fd)
-                continue
-            stale = _parse_owner(os.pread(fd, 1 << 16, 0))
-            if stale:
-                log.warning("took over the lock of %s, which ended without releasing it",
-                            _describe(stale))
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(_owner()).encode("utf-8"), 0)
-            self._fd, self._local = fd, path
-            return
-
-    def _acquire_remote(self) -> None:
-        for _ in range(2):
-            try:
-                storage.create_new(self.spark, self.path, json.dumps(_owner()))
-                return
-            except FileExistsError:
-                owner = _parse_owner(storage.read_text(self.spark, self.path).encode("utf-8"))
-                if (owner and owner.get("host") == socket.gethostname()
-                        and not _pid_alive(int(owner.get("pid", -1)))):
-                    log.warning("removed the stale lock of %s", _describe(owner))
-                    storage.delete(self.spark, self.path)
-                    continue
-                raise self._busy(owner, f"; if it is no longer running, delete {self.path}"
-                                 ) from None
-        raise self._busy(None)
-
-    def release(self) -> None:
-        """Give the lock up (removing its file).
-
-        A local lock is released without the JVM, which may be gone when the command was
-        interrupted; a remote one that cannot be removed is named in a warning (the next
-        command on this host takes it over once this process has ended)."""
-        if not self._held:
-            return
-        self._held = False
-        if self._fd is not None:
-            with contextlib.suppress(FileNotFoundError):
-                if self._local is not None:
-                    os.unlink(self._local)
-            os.close(self._fd)
-            self._fd = self._local = None
-            return
-        try:
-            storage.delete(self.spark, self.path)
-        except Exception as exc:  # the JVM may be gone after an interrupt
-            log.warning("could not remove the lock %s (%s); delete it if no command is "
-                        "working in %s", self.path, type(exc).__name__, self.root)
-
-
-def _parse_owner(data: bytes) -> dict[str, Any] | None:
-    try:
-        owner = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return owner if isinstance(owner, dict) else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from w2v_spark import pipeline
-from w2v_spark.config import load_config
+from w2v_spark.config_loading import load_config
 from w2v_spark.synthetic.text import planted_structure, write_corpus
 from w2v_spark.vectors.loading import load_embeddings
 

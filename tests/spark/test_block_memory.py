@@ -19,7 +19,7 @@ pytestmark = pytest.mark.spark
 #: peak resident memory in KiB.
 _DRIVER = """
 import json, resource, sys
-from w2v_spark.config import load_config
+from w2v_spark.config_loading import load_config
 from w2v_spark.pipeline import run_pipeline
 from w2v_spark.spark.session import build_session
 cfg = load_config([], sys.argv[3:])

@@ -13,9 +13,11 @@ import pytest
 from tests.extras import extra
 from tests.spark.test_cli import SPARK_SETTINGS
 from w2v_spark.cli import main
-from w2v_spark.io.formats import read_vectors, write_vectors
 from w2v_spark.io.schemas import EMBEDDINGS_SCHEMA, SUCCESS_MARKER
-from w2v_spark.vectors.evaluation import evaluate_analogies, read_analogies
+from w2v_spark.io.vector_reader import read_vectors
+from w2v_spark.io.vector_writer import write_vectors
+from w2v_spark.vectors.analogies import evaluate_analogies
+from w2v_spark.vectors.eval_files import read_analogies
 from w2v_spark.vectors.similarity import Embeddings
 
 pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("keep_session_conf")]

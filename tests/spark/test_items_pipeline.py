@@ -15,7 +15,7 @@ from chispa import assert_df_equality
 
 from w2v_spark import pipeline
 from w2v_spark.cli import main
-from w2v_spark.config import load_config
+from w2v_spark.config_loading import load_config
 from w2v_spark.errors import EmptyCorpusError, InputError, SchemaError
 from w2v_spark.io.schemas import SUCCESS_MARKER
 from w2v_spark.synthetic.items import PlantedEvents, planted_events

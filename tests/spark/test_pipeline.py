@@ -14,7 +14,8 @@ import pytest
 from chispa import assert_df_equality
 
 from tests.runs import snapshot
-from w2v_spark.config import Config, load_config
+from w2v_spark.config import Config
+from w2v_spark.config_loading import load_config
 from w2v_spark.errors import (
     EmptyCorpusError,
     EmptyVocabularyError,

@@ -48,7 +48,7 @@ from w2v_spark.pipeline import (
     train_stage,
     vocab_stage,
 )
-from w2v_spark.run import RunLock
+from w2v_spark.run_lock import RunLock
 from w2v_spark.vectors.loading import load_embeddings
 
 pytestmark = pytest.mark.spark

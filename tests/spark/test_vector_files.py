@@ -14,9 +14,10 @@ from w2v_spark.errors import (
     SchemaError,
     VectorFormatError,
 )
-from w2v_spark.io.formats import read_vectors, write_vectors
 from w2v_spark.io.schemas import EMBEDDINGS_SCHEMA, SUCCESS_MARKER
 from w2v_spark.io.vector_files import export_vectors, import_vectors
+from w2v_spark.io.vector_reader import read_vectors
+from w2v_spark.io.vector_writer import write_vectors
 from w2v_spark.vectors.loading import load_embeddings
 
 pytestmark = pytest.mark.spark

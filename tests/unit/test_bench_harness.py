@@ -218,7 +218,7 @@ def test_process_classification() -> None:
 
 def test_partition_grid_config_scales_the_learning_rate() -> None:
     from benchmarks.partitions import grid_config
-    from w2v_spark.config import load_config
+    from w2v_spark.config_loading import load_config
 
     base = ["train.epochs=1"]
     cfg0 = load_config([], base)
@@ -445,7 +445,7 @@ def _small_embeddings() -> Any:
 def test_kept_vectors_read_back_the_same_by_us_and_by_gensim(tmp_path: Path) -> None:
     from benchmarks.bench import keep_vectors
     from benchmarks.evaluate import load_table
-    from w2v_spark.io.formats import read_vectors
+    from w2v_spark.io.vector_reader import read_vectors
 
     emb = _small_embeddings()
     (tmp_path / "ours").mkdir()
@@ -489,7 +489,8 @@ def test_the_gensim_command_of_the_report_scores_kept_vectors_as_we_do(tmp_path:
     from benchmarks.bench import keep_vectors
     from benchmarks.bench_report import _GENSIM_CHECK
     from benchmarks.evaluate import SHARED_EVAL, score
-    from w2v_spark.io.formats import VectorReader, open_input
+    from w2v_spark.io.vector_reader import VectorReader
+    from w2v_spark.io.vector_streams import open_input
     from w2v_spark.vectors.similarity import Embeddings
 
     pytest.importorskip("gensim")

@@ -21,10 +21,8 @@ from w2v_spark.config import (
     SparkConfig,
     TokenizeConfig,
     TrainConfig,
-    config_from_dict,
-    load_config,
-    parse_override,
 )
+from w2v_spark.config_loading import config_from_dict, load_config, parse_override
 from w2v_spark.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"

@@ -14,20 +14,12 @@ import numpy as np
 import pytest
 
 from tests.extras import extra
+from w2v_spark.core.correlation import pearson, rankdata, spearman
 from w2v_spark.errors import InputError
-from w2v_spark.vectors.evaluation import (
-    AnalogyResult,
-    AnalogySection,
-    SectionScore,
-    evaluate_analogies,
-    evaluate_word_pairs,
-    pearson,
-    rankdata,
-    read_analogies,
-    read_word_pairs,
-    spearman,
-)
+from w2v_spark.vectors.analogies import AnalogyResult, SectionScore, evaluate_analogies
+from w2v_spark.vectors.eval_files import AnalogySection, read_analogies, read_word_pairs
 from w2v_spark.vectors.similarity import Embeddings
+from w2v_spark.vectors.word_pairs import evaluate_word_pairs
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

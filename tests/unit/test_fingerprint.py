@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from w2v_spark.config import Config, load_config
+from w2v_spark.config import Config
+from w2v_spark.config_loading import load_config
 from w2v_spark.fingerprint import (
     HASH_LIMIT,
     SPARK_RESULT_SETTINGS,

@@ -12,7 +12,8 @@ import pytest
 
 from tests.extras import extra
 from w2v_spark.errors import VectorFormatError
-from w2v_spark.io.formats import VectorReader, read_vectors, write_vectors
+from w2v_spark.io.vector_reader import VectorReader, read_vectors
+from w2v_spark.io.vector_writer import write_vectors
 from w2v_spark.vectors.similarity import Embeddings
 
 WORDS = ["the", "café", "日本", "x", "-0", "'s"]

@@ -16,11 +16,11 @@ PACKAGE = Path(__file__).resolve().parents[2] / "w2v_spark"
 LAYERS = (
     ("w2v_spark", "w2v_spark.cli", "w2v_spark.cli_vectors", "w2v_spark.settings_docs"),
     ("w2v_spark.pipeline",),
-    ("w2v_spark.run",),
+    ("w2v_spark.run", "w2v_spark.run_lock", "w2v_spark.run_output"),
     ("w2v_spark.stages",),
     ("w2v_spark.vectors",),
     ("w2v_spark.io", "w2v_spark.spark", "w2v_spark.synthetic", "w2v_spark.fingerprint"),
-    ("w2v_spark.config", "w2v_spark.errors"),
+    ("w2v_spark.config", "w2v_spark.config_fields", "w2v_spark.config_loading", "w2v_spark.errors"),
     ("w2v_spark.core",),
 )
 

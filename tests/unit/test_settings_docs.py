@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from w2v_spark import settings_docs
-from w2v_spark.config import Config, load_config
+from w2v_spark.config import Config
+from w2v_spark.config_loading import load_config
 from w2v_spark.errors import ConfigError
 
 

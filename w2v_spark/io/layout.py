@@ -10,11 +10,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from w2v_spark.io import storage
-from w2v_spark.io.schemas import MODEL, PAIRS
+from w2v_spark.io.schemas import (
+    EMBEDDINGS,
+    METRICS,
+    MODEL,
+    NEIGHBORS,
+    PAIRS,
+    RECOMMENDATIONS,
+    SEQUENCES,
+    TOKENS,
+    USER_VECTORS,
+    VOCAB,
+)
 
-#: The run record and the lock of a run directory (see :mod:`w2v_spark.run`).
+#: The run record and the lock of a run directory (see :mod:`w2v_spark.run` and
+#: :mod:`w2v_spark.run_lock`).
 RECORD = "run.json"
 LOCK = "run.lock"
+
+#: The stages in pipeline order, and the tables each writes.
+STAGES = ("tokenize", "vocab", "pairs", "train", "export", "recommend")
+STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "tokenize": (TOKENS, SEQUENCES),
+    "vocab": (VOCAB,),
+    "pairs": (PAIRS,),
+    "train": (MODEL, METRICS),
+    "export": (EMBEDDINGS,),
+    "recommend": (NEIGHBORS, USER_VECTORS, RECOMMENDATIONS),
+}
+
+_FILES = (RECORD, RECORD + ".tmp", LOCK, storage.WRITE_PROBE)
+#: Every entry a run writes directly under its output directory.
+OWN_ENTRIES = frozenset(
+    {t for tables in STAGE_OUTPUTS.values() for t in tables}
+    | set(_FILES) | {f".{name}.crc" for name in _FILES}
+)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Vectors files in and out of embeddings tables, with Spark.
 
 **Import** (:func:`import_vectors`): one Spark task reads the file sequentially with
-:class:`~w2v_spark.io.formats.VectorReader` and streams Arrow batches of a few MB into Spark's
+:class:`~w2v_spark.io.vector_reader.VectorReader` and streams Arrow batches of a few MB into Spark's
 Parquet writer, so neither the driver nor the task ever holds the whole file (a 3.4 GB
 GoogleNews binary passes through in chunks). One sequential reader is the right shape here:
 gzip streams and word2vec binary records cannot be split without reading what comes before
@@ -39,21 +39,16 @@ from pyspark.sql import functions as F
 
 from w2v_spark.errors import InputError, SchemaError, VectorFormatError
 from w2v_spark.io import storage
-from w2v_spark.io.formats import (
-    UNICODE_ERRORS,
-    VectorReader,
-    check_format,
-    format_records,
-    header_bytes,
-    open_input,
-    open_output,
-)
+from w2v_spark.io.formats import UNICODE_ERRORS, check_format
 from w2v_spark.io.schemas import (
     EMBEDDINGS_ARROW,
     EMBEDDINGS_SCHEMA,
     VECTOR_CHUNKS_SCHEMA,
     vector_column,
 )
+from w2v_spark.io.vector_reader import VectorReader
+from w2v_spark.io.vector_streams import open_input, open_output
+from w2v_spark.io.vector_writer import format_records, header_bytes
 
 __all__ = ["export_vectors", "import_vectors", "vectors_frame"]
 

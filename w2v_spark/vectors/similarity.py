@@ -21,7 +21,8 @@ import numpy.typing as npt
 
 from w2v_spark.core.ranking import top_k, unit_rows
 from w2v_spark.errors import VectorFormatError, WordNotInVocabularyError
-from w2v_spark.io.formats import read_vectors, write_vectors
+from w2v_spark.io.vector_reader import read_vectors
+from w2v_spark.io.vector_writer import write_vectors
 
 __all__ = ["Embeddings"]
 
