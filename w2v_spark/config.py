@@ -33,6 +33,9 @@ INT32_MAX = 2**31 - 1
 SEED_MAX = 2**32 - 1
 
 #: The forms ``[spark] master`` accepts, as listed in error messages.
+#: The levels of Spark's log (``SparkContext.setLogLevel``).
+SPARK_LOG_LEVELS = ("OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL")
+
 SPARK_MASTERS = (
     '"" (spark-submit\'s master, else local[*])', "local", "local[N]", "local[*]",
     "local[N,F]", "local[*,F]", "local-cluster[N,C,M]",
@@ -347,6 +350,10 @@ class SparkConfig:
     app_name: str = setting("w2v_spark", "the Spark application's name")
     driver_memory: str = setting("4g", "the driver JVM's heap (spark.driver.memory) when "
                                  "w2v-spark starts the JVM itself")
+    log_level: str = setting("WARN", "the level of Spark's own log: OFF, FATAL, ERROR, "
+                             "WARN, INFO, DEBUG, TRACE or ALL; when w2v-spark starts "
+                             "the JVM itself it applies from the start, so ERROR also hides "
+                             "the warnings Spark prints while it starts")
     conf: Mapping[str, str] = setting({}, "any further spark.* settings, passed to the "
                                       "session builder")
 
@@ -357,6 +364,8 @@ class SparkConfig:
         )
         bad = [k for k in self.conf if not k.startswith("spark.")]
         check(not bad, "spark", "conf", f"keys must start with 'spark.', got {bad}", bad)
+        check(self.log_level in SPARK_LOG_LEVELS, "spark", "log_level",
+              f"must be one of: {', '.join(SPARK_LOG_LEVELS)}", self.log_level)
         check(
             re.fullmatch(r"\d+[kmgt]?", self.driver_memory.lower()) is not None,
             "spark", "driver_memory", "must look like '4g' or '512m'", self.driver_memory,

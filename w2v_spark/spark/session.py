@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,7 +70,11 @@ def build_session(cfg: SparkConfig) -> SparkSession:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.master(cfg.master or "local[*]")
         builder = builder.config("spark.driver.memory", cfg.driver_memory)
-    for key, value in {**DEFAULT_CONF, **dict(cfg.conf)}.items():
+    conf = {**DEFAULT_CONF, **dict(cfg.conf)}
+    if not under_spark_submit() and SparkSession.getActiveSession() is None:
+        conf["spark.driver.extraJavaOptions"] = _with_log_config(
+            conf.get("spark.driver.extraJavaOptions", ""), cfg.log_level)
+    for key, value in conf.items():
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
@@ -82,8 +87,47 @@ def build_session(cfg: SparkConfig) -> SparkSession:
             f"[spark] master = {master!r}, driver_memory = {cfg.driver_memory!r} and "
             f"[spark.conf] {dict(cfg.conf) or '{}'}: check these settings"
         ) from None
-    spark.sparkContext.setLogLevel("WARN")
+    spark.sparkContext.setLogLevel(cfg.log_level)
     return spark
+
+
+#: Spark's log as its own default configuration writes it (with the loggers it quietens
+#: quietened), at the level of ``[spark] log_level`` from the JVM's start. Spark's own
+#: loggers are configured too: a Python driver's console then keeps that level (instead of
+#: Spark's "default log level" of WARN for an interactive driver).
+_LOG4J2 = """\
+rootLogger.level = {level}
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{{yy/MM/dd HH:mm:ss}} %p %c{{1}}: %m%n%ex
+logger.spark.name = org.apache.spark
+logger.spark.level = {level}
+logger.jetty.name = org.sparkproject.jetty.util.component.AbstractLifeCycle
+logger.jetty.level = error
+logger.metastore.name = org.apache.hadoop.hive.metastore.RetryingHMSHandler
+logger.metastore.level = fatal
+logger.metastore2.name = org.apache.hadoop.hive.metastore.ObjectStore
+logger.metastore2.level = error
+logger.parquet.name = org.apache.parquet.CorruptStatistics
+logger.parquet.level = error
+"""
+
+
+def _with_log_config(java_options: str, level: str) -> str:
+    """``java_options`` with a log4j2 configuration of Spark's log at ``level`` (written
+    once per level to the temporary directory), unless they name one already."""
+    if "log4j2.configurationFile" in java_options:
+        return java_options
+    path = Path(tempfile.gettempdir()) / f"w2v_spark-log4j2-{level.lower()}.properties"
+    text = _LOG4J2.format(level=level.lower())
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        partial = path.with_name(f"{path.name}.{os.getpid()}")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    return f"{java_options} -Dlog4j2.configurationFile=file:{path}".strip()
 
 
 def _start_failure(exc: BaseException) -> bool:
