@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from w2v_spark.pipeline import (
     train_stage,
     vocab_stage,
 )
+from w2v_spark.progress import bar_text, show_progress
 from w2v_spark.spark.session import sql_conf
 from w2v_spark.stages import training
 from w2v_spark.stages.pairs import block_ids
@@ -464,3 +466,24 @@ def test_failed_training_leaves_no_complete_table(
     assert "train" not in manifest["stages"]
     with pytest.raises(InputError, match=r"the embeddings table .* does not exist"):
         load_embeddings(spark, str(out))
+
+
+def test_the_training_rounds_draw_one_progress_bar(spark, cfg: Config, run_a,
+                                                   tmp_path: Path) -> None:
+    """Training again inside :func:`show_progress`: the overwrite's warning on a line of its
+    own, then one bar, rewritten once per round and ended after the last round, whose loss
+    it shows."""
+    out = tmp_path / "again"
+    shutil.copytree(run_a[0], out)
+    stream = io.StringIO()
+    with show_progress(stream):
+        train_stage(spark, cfg, str(out), overwrite=True)
+    rounds = cfg.train.epochs * cfg.train.syncs_per_epoch
+    loss = json.loads((out / "run.json").read_text(encoding="utf-8"))["stages"]["train"][
+        "final_loss"]
+    states = stream.getvalue().split("\r")
+    assert states[0] == "[train] removed the tables made from the ones it replaces: embeddings\n"
+    assert len(states) == rounds + 1
+    assert [s.split("| ")[1].split(" rounds")[0] for s in states[1:]] == [
+        f"{n}/{rounds}" for n in range(1, rounds + 1)]
+    assert states[-1] == bar_text(rounds, rounds, loss) + "\n"

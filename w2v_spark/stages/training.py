@@ -276,7 +276,7 @@ def _train_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab: Voca
                 "[train] epoch %d/%d round %d/%d: %s pairs, loss %.4f, lr %.5f, %s; "
                 "checkpoint %.1f s", epoch + 1, tcfg.epochs, rnd + 1, tcfg.syncs_per_epoch,
                 f"{result.pairs:,}", result.mean_loss, result.learning_rate, result.timing(),
-                checkpoint_seconds,
+                checkpoint_seconds, extra=_progress(global_round, tcfg, result),
             )
     return results
 
@@ -315,11 +315,17 @@ def _train_block_rounds(spark: SparkSession, cfg: Config, paths: RunPaths, vocab
                 results.append(result)
                 log.info("[train] epoch %d/%d sub-round %d/%d: %s pairs, loss %.4f, lr %.5f, %s",
                          epoch + 1, tcfg.epochs, sub_round + 1, sub_rounds,
-                         f"{result.pairs:,}",
-                         result.mean_loss, result.learning_rate, result.timing())
+                         f"{result.pairs:,}", result.mean_loss, result.learning_rate,
+                         result.timing(), extra=_progress(global_round, tcfg, result))
     finally:
         counts_bc.destroy()
     return results
+
+
+def _progress(global_round: int, tcfg: TrainConfig, result: RoundResult) -> dict[str, Any]:
+    """What a round's log record carries for :mod:`w2v_spark.progress`."""
+    return {"progress": (global_round, tcfg.epochs * tcfg.rounds_per_epoch),
+            "loss": result.mean_loss}
 
 
 def check_diverged(result: RoundResult, model: Model | None, tcfg: TrainConfig) -> None:
