@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Config", "Embeddings", "load_config", "load_embeddings", "session", "train",
-           "write_demo_corpus"]
+__all__ = ["Config", "Embeddings", "load_config", "load_embeddings", "session",
+           "show_progress", "train", "write_demo_corpus"]
 
 
 def __getattr__(name: str) -> Any:

@@ -47,13 +47,14 @@ from w2v_spark.config_loading import load_config, with_overrides
 from w2v_spark.errors import ConfigError
 from w2v_spark.io import storage
 from w2v_spark.pipeline import run_pipeline
+from w2v_spark.progress import show_progress
 from w2v_spark.spark.session import build_session
 from w2v_spark.synthetic.text import write_corpus
 from w2v_spark.vectors.loading import load_embeddings
 from w2v_spark.vectors.similarity import Embeddings
 
-__all__ = ["Config", "Embeddings", "load_config", "load_embeddings", "session", "train",
-           "write_demo_corpus"]
+__all__ = ["Config", "Embeddings", "load_config", "load_embeddings", "session",
+           "show_progress", "train", "write_demo_corpus"]
 
 PathLike = str | os.PathLike[str]
 

@@ -76,19 +76,28 @@ class ProgressHandler(logging.Handler):
             self._open_line = False
 
 
+class _KernelLine:
+    """A line of plain text shown by IPython's ``display`` and updated in place."""
+
+    def __init__(self, text: str) -> None:
+        from IPython.display import display
+
+        self._handle = display({"text/plain": text}, raw=True, display_id=True)
+
+    def update(self, text: str) -> None:
+        self._handle.update({"text/plain": text}, raw=True)
+
+
 def _kernel_display() -> Any:
-    """IPython's ``display`` (returning an updatable handle) inside a Jupyter kernel, else
-    None."""
-    shell = sys.modules.get("IPython")
-    if shell is None:
+    """A maker of :class:`_KernelLine` inside a Jupyter kernel, else None."""
+    if "IPython" not in sys.modules:
         return None
     from IPython import get_ipython
-    from IPython.display import display
 
     ip = get_ipython()
     if ip is None or type(ip).__name__ != "ZMQInteractiveShell":
         return None
-    return lambda text: display({"text/plain": text}, raw=True, display_id=True)
+    return _KernelLine
 
 
 @contextmanager
