@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 demo: check-java $(VENV)/.installed-runtime
 	$(VENV)/bin/w2v-spark demo --output .demo --config conf/demo.toml --overwrite
 
-## make test: create .venv with the dev extras and run the test suite
+## make test: create .venv with the dev, bench and notebooks extras and run the test suite
 test: check-java $(VENV)/.installed-dev
 	W2V_SPARK_EXTRAS=required $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -51,7 +51,7 @@ $(VENV)/.installed-runtime: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) -m pip install --quiet -e ".[dev,bench,notebooks]"
 	touch $@ $(VENV)/.installed-runtime
 
 clean:

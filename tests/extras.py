@@ -1,7 +1,8 @@
 """Modules of the optional extras (gensim, scipy and psutil of ``bench``; nbformat and
-nbclient of ``dev``) that some tests compare against.
+nbclient of ``dev``; the kernel, matplotlib and scikit-learn of ``notebooks``) that some
+tests compare against or run.
 
-``make test`` installs both extras and sets ``W2V_SPARK_EXTRAS=required``: there a missing
+``make test`` installs these extras and sets ``W2V_SPARK_EXTRAS=required``: there a missing
 module fails the test instead of skipping it, so a comparison with a peer can never go quietly
 untested. Elsewhere (a bare ``pytest`` without the extras) those tests skip, saying why.
 """
@@ -25,7 +26,7 @@ def extra(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as exc:
         message = (f"{name} is not installed ({exc}); install the extras with "
-                   "pip install -e '.[dev,bench]'")
+                   "pip install -e '.[dev,bench,notebooks]'")
         if os.environ.get(ENV_VAR) == "required":
             pytest.fail(message + f" ({ENV_VAR}=required)")
         pytest.skip(message)

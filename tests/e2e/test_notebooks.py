@@ -1,4 +1,5 @@
-"""Every notebook in notebooks/ runs from top to bottom without an error.
+"""Every notebook in notebooks/ runs from top to bottom without an error, and without Spark's
+log warnings in its outputs (the notebooks start Spark with ``spark.log_level=ERROR``).
 
 A notebook whose metadata has ``w2v_spark.needs_shared_data`` reads ``../shared/data``: it is
 skipped when that is absent, and runs on its sample (``W2V_NOTEBOOK_SAMPLE=1``) otherwise."""
@@ -21,6 +22,8 @@ def test_notebook_runs(path: Path, tmp_path: Path, request: pytest.FixtureReques
                        monkeypatch: pytest.MonkeyPatch) -> None:
     nbformat = extra("nbformat")
     nbclient = extra("nbclient")
+    for module in ("ipykernel", "matplotlib", "sklearn"):
+        extra(module)
     notebook = nbformat.read(path, as_version=4)
     if notebook.metadata.get("w2v_spark", {}).get("needs_shared_data"):
         data = request.getfixturevalue("shared_data")
@@ -35,3 +38,8 @@ def test_notebook_runs(path: Path, tmp_path: Path, request: pytest.FixtureReques
         for out in cell.get("outputs", []) if out.get("output_type") == "error"
     ]
     assert not errors
+    streams = "".join(
+        "".join(out["text"]) for cell in notebook.cells if cell.cell_type == "code"
+        for out in cell.get("outputs", []) if out.get("output_type") == "stream"
+    )
+    assert " WARN " not in streams and "Setting default log level" not in streams, streams
