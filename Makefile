@@ -4,15 +4,21 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: demo test lint bench bench-fast bench-quick dist check-java clean
+.PHONY: demo test test-cluster lint bench bench-fast bench-quick dist check-java clean
 
 ## make demo: create .venv and run the whole pipeline on the built-in synthetic corpus
 demo: check-java $(VENV)/.installed-runtime
 	$(VENV)/bin/w2v-spark demo --output .demo --config conf/demo.toml --overwrite
 
 ## make test: create .venv with the dev, bench and notebooks extras and run the test suite
+## (unit, Spark and end-to-end tests; the standalone-cluster tests are make test-cluster)
 test: check-java $(VENV)/.installed-dev
-	W2V_SPARK_EXTRAS=required $(PY) -m pytest $(PYTEST_ARGS)
+	W2V_SPARK_EXTRAS=required $(PY) -m pytest -m "not cluster" $(PYTEST_ARGS)
+
+## make test-cluster: the tests on a Spark standalone cluster started on 127.0.0.1 (CI runs
+## them after make test)
+test-cluster: check-java $(VENV)/.installed-dev
+	W2V_SPARK_EXTRAS=required $(PY) -m pytest -m cluster $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check w2v_spark jobs tests benchmarks
