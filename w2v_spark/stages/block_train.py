@@ -115,20 +115,35 @@ def block_rows(matrix: str, block: int, w: np.ndarray) -> list[tuple[str, int, i
             for start in range(0, max(n, 1), per_row)]
 
 
+def tiles(parts: Iterable[tuple[int, int, int, bytes]], size: int
+          ) -> Iterator[tuple[int, int, int, bytes]]:
+    """The rows ``(start, rows, dim, values)`` of a block of ``size`` rows, in the order
+    given, checked as they pass: each starts where the one before ended, all have one ``dim``
+    and ``4 * rows * dim`` bytes of values, and together they cover the block exactly once.
+
+    Raises:
+        ValueError: (when the offending row is reached, or at the end) they do not tile it.
+    """
+    done, dims = 0, set[int]()
+    for start, rows, dim, values in parts:
+        dims.add(dim)
+        if start != done or start + rows > size or len(dims) != 1 \
+                or len(values) != 4 * rows * dim:
+            break
+        done = start + rows
+        yield start, rows, dim, values
+    else:
+        if done == size and dims:
+            return
+    raise ValueError(f"the rows of a model block do not tile its {size} rows exactly once")
+
+
 def assemble(parts: Iterable[tuple[int, int, int, bytes]], size: int) -> np.ndarray:
-    """A block (``size``, d) float32 from its rows ``(start, rows, dim, values)``, refusing
-    rows that do not tile it."""
-    parts = sorted(parts)
-    dims_seen = {d for _, _, d, _ in parts}
-    edges = [s for s, _, _, _ in parts]
-    ends = [s + r for s, r, _, _ in parts]
-    if len(dims_seen) != 1 or not parts or edges[0] != 0 or edges[1:] != ends[:-1] \
-            or ends[-1] != size:
-        raise ValueError(f"the rows of a model block do not tile its {size} rows exactly once")
-    dim = dims_seen.pop()
-    out = np.concatenate([np.frombuffer(v, dtype="<f4").reshape(r, dim)
-                          for _, r, _, v in parts])
-    return out.astype(np.float32, copy=True)
+    """A block (``size``, d) float32 from its rows ``(start, rows, dim, values)`` in any
+    order, refusing rows that do not tile it (:func:`tiles`)."""
+    out = [np.frombuffer(v, dtype="<f4").reshape(r, d) for _, r, d, v in tiles(sorted(parts),
+                                                                               size)]
+    return np.concatenate(out).astype(np.float32, copy=True)
 
 
 def _rows_batch(rows: list[tuple[str, int, int, int, int, bytes]],

@@ -20,7 +20,7 @@ from w2v_spark.io import storage
 from w2v_spark.io.layout import RunPaths
 from w2v_spark.io.publish import publish_parts, publish_table
 from w2v_spark.io.schemas import EMBEDDINGS, EMBEDDINGS_ARROW, MODEL_SCHEMA, vector_column
-from w2v_spark.stages.block_train import block_dir, is_block_model, model_blocks
+from w2v_spark.stages.block_train import block_dir, is_block_model, model_blocks, tiles
 from w2v_spark.stages.train import input_vectors_from_frame
 from w2v_spark.stages.vocab import Vocabulary, read_vocabulary
 
@@ -77,22 +77,16 @@ def _block_embeddings(spark: SparkSession, checkpoint: str, vocab: Vocabulary,
     ids = blocks.ids(block)
     rows = (spark.read.parquet(block_dir(checkpoint, "input", block))
             .select("start", "rows", "dim", "values").orderBy("start").toLocalIterator())
-    done = 0
-    for row in rows:
-        start, count, dim = int(row["start"]), int(row["rows"]), int(row["dim"])
-        values = row["values"]
-        if start != done or start + count > ids.size or len(values) != 4 * count * dim:
-            break
-        part = ids[start : start + count]
-        vectors = np.frombuffer(values, dtype="<f4").reshape(count, dim)
-        del row, values
-        done = start + count
-        yield pa.Table.from_arrays(
-            [vocab.words.take(pa.array(part)).cast(pa.string()),
-             pa.array(part.astype(np.int32)), pa.array(vocab.counts[part].astype(np.int64)),
-             vector_column(vectors)],
-            schema=EMBEDDINGS_ARROW,
-        )
-    if done != ids.size:
+    parts = ((int(r["start"]), int(r["rows"]), int(r["dim"]), r["values"]) for r in rows)
+    try:
+        for start, count, dim, values in tiles(parts, ids.size):
+            part = ids[start : start + count]
+            yield pa.Table.from_arrays(
+                [vocab.words.take(pa.array(part)).cast(pa.string()),
+                 pa.array(part.astype(np.int32)), pa.array(vocab.counts[part].astype(np.int64)),
+                 vector_column(np.frombuffer(values, dtype="<f4").reshape(count, dim))],
+                schema=EMBEDDINGS_ARROW,
+            )
+    except ValueError as err:
         raise SchemaError(f"the rows of block {block} of {checkpoint} do not tile its "
-                          f"{ids.size} words exactly once: the model is damaged")
+                          f"{ids.size} words exactly once: the model is damaged") from err
