@@ -28,6 +28,7 @@ What holds:
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -133,6 +134,7 @@ class Run:
         self.paths = RunPaths(root)
         self.settings = result_settings(spark, cfg)
         self.current: str | None = None
+        self._record: dict[str, Any] | None = None
 
     def table(self, name: str) -> str:
         """Path of one table (or file) under the root."""
@@ -141,13 +143,20 @@ class Run:
     # -- the record
 
     def record(self) -> dict[str, Any]:
-        """The record as it is on disk now."""
-        return read_record(self.spark, self.root)
+        """A copy of the record: read from disk the first time, then as this run last wrote
+        it (the run's lock keeps every other command from writing it meanwhile, and training
+        records a round at a time: reading the whole record back each time would cost time
+        that grows with the rounds)."""
+        if self._record is None:
+            self._record = read_record(self.spark, self.root)
+        return copy.deepcopy(self._record)
 
     def write_record(self, record: dict[str, Any]) -> None:
         """Replace the record (written whole, then moved into place)."""
         record["format"] = RECORD_FORMAT
+        self._record = None  # should the write fail, read what is on disk next time
         storage.write_text(self.spark, self.table(RECORD), json.dumps(record, indent=2) + "\n")
+        self._record = copy.deepcopy(record)
 
     def update_record(self, change: Callable[[dict[str, Any]], None]) -> None:
         """Read the record, let ``change`` edit it in place, write it back."""
