@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 
 from w2v_spark.stages import block_train
-from w2v_spark.stages.block_train import assemble, block_rows, tiles
+from w2v_spark.stages.block_train import assemble, block_table, tiles
 
 
 def _parts(w: np.ndarray, monkeypatch: pytest.MonkeyPatch, row_bytes: int
            ) -> list[tuple[int, int, int, bytes]]:
     monkeypatch.setattr(block_train, "_ROW_BYTES", row_bytes)
-    return [(start, rows, dim, values)
-            for _, _, start, rows, dim, values in block_rows("input", 3, w)]
+    table = block_table(w)
+    return list(zip(*(table.column(c).to_pylist() for c in ("start", "rows", "dim", "values")),
+                    strict=True))
 
 
 def test_a_block_comes_back_from_its_rows_in_any_order(monkeypatch: pytest.MonkeyPatch) -> None:

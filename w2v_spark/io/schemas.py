@@ -89,25 +89,6 @@ BLOCK_MODEL_SCHEMA = _columns(
     dim=IntegerType(), values=BinaryType()
 )
 
-#: What a block-training task reads, in this order: the rows of its input block (``kind``
-#: 0) and of its output block (1), then its stratum's pair blocks (2). The columns a kind
-#: does not use are null.
-STRATUM_INPUT_SCHEMA = StructType(
-    [StructField("kind", IntegerType(), False), StructField("block", IntegerType(), False)]
-    + [StructField(name, data_type, True) for name, data_type in (
-        ("start", IntegerType()), ("rows", IntegerType()), ("dim", IntegerType()),
-        ("values", BinaryType()), ("pairs", IntegerType()), ("center", BinaryType()),
-        ("context", BinaryType()))]
-)
-
-#: What a block-training task writes: its two blocks as :data:`BLOCK_MODEL_SCHEMA` rows, each
-#: with the task's metrics.
-STRATUM_OUTPUT_SCHEMA = StructType([
-    *BLOCK_MODEL_SCHEMA.fields,
-    *_columns(task=IntegerType(), pairs=LongType(), loss=DoubleType(),
-              learning_rate=DoubleType(), seconds=DoubleType(), finite=BooleanType()).fields,
-])
-
 #: Rows a training task sends back: the rows of one matrix it touched, in blocks.
 TOUCHED_SCHEMA = _columns(
     partition=IntegerType(), matrix=StringType(), rows=BinaryType(), values=BinaryType(),

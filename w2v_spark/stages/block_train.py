@@ -15,40 +15,36 @@ scale, and the result is the sequential SGD of the strata in that order.
 The model is a table of blocks (:data:`~w2v_spark.io.schemas.BLOCK_MODEL_SCHEMA`), one version
 per sub-round under ``model/round=NNNNN/``, partitioned by ``matrix`` and ``block``; the driver
 never holds it, only the vocabulary's counts and the tasks' metrics. A task holds two blocks,
-about ``2 * (V / K) * d * 4`` bytes, and a minibatch.
+about ``2 * (V / K) * d * 4`` bytes, its stratum's pairs and a minibatch.
+
+A sub-round is one small Spark job of ``K`` tasks that read and write their files themselves
+(:mod:`w2v_spark.io.task_files`): no DataFrame is planned or written per sub-round, and each
+task reports the size and SHA-256 of the blocks it wrote, which become the version's checksums.
 """
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial, reduce
+from functools import partial
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 from pyspark.broadcast import Broadcast
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql import SparkSession
 
 from w2v_spark.config import TrainConfig
 from w2v_spark.core.blocks import VocabBlocks, block_sampler, output_block, to_local
 from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.training import initial_input_rows
-from w2v_spark.io import storage
+from w2v_spark.io import storage, task_files
 from w2v_spark.io.layout import RunPaths
-from w2v_spark.io.schemas import (
-    BLOCK_MODEL_SCHEMA,
-    PAIRS_SCHEMA,
-    STRATUM_INPUT_SCHEMA,
-    STRATUM_OUTPUT_SCHEMA,
-    arrow_schema,
-)
+from w2v_spark.io.schemas import BLOCK_MODEL_SCHEMA, arrow_schema
 from w2v_spark.spark.faults import with_faults
-from w2v_spark.spark.session import sql_conf
-from w2v_spark.stages.pairs import block_ids
+from w2v_spark.stages.pairs import block_ids, pair_block_key
 from w2v_spark.stages.train import RoundResult, task_trainer
 
 #: The two matrices, as the ``matrix`` directories of a version name them.
@@ -57,15 +53,10 @@ MATRICES = ("input", "output")
 #: Largest ``values`` of one row (bytes).
 _ROW_BYTES = 32 << 20
 
-#: The columns of a block's files (``matrix`` and ``block`` are their directories).
-_BLOCK_FILE_SCHEMA = StructType([f for f in BLOCK_MODEL_SCHEMA.fields
-                                 if f.name not in ("matrix", "block")])
-_BLOCK_ARROW = arrow_schema(BLOCK_MODEL_SCHEMA)
-_OUTPUT_ARROW = arrow_schema(STRATUM_OUTPUT_SCHEMA)
+#: The file of each ``matrix=/block=`` directory a block-training task writes.
+BLOCK_FILE = "part-00000.parquet"
 
-#: Most rows (pair blocks of up to 2 MiB, or model rows) in one Arrow batch to a task.
-_ARROW_ROWS = 8
-_ARROW_ROWS_KEY = "spark.sql.execution.arrow.maxRecordsPerBatch"
+_BLOCK_ARROW = arrow_schema(BLOCK_MODEL_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -104,15 +95,23 @@ def is_block_model(spark: SparkSession, version: str) -> bool:
 # rows of a block
 
 
-def block_rows(matrix: str, block: int, w: np.ndarray) -> list[tuple[str, int, int, int, int,
-                                                                     bytes]]:
-    """The rows of :data:`BLOCK_MODEL_SCHEMA` that hold ``w`` (n, d), block ``block`` of
-    ``matrix``: consecutive local rows, at most :data:`_ROW_BYTES` of values each."""
+def block_table(w: np.ndarray, order: slice = slice(None)) -> pa.Table:
+    """The file of one block ``w`` (n, d): the columns of :data:`BLOCK_MODEL_SCHEMA` but
+    ``matrix`` and ``block`` (the directories say those), a row per run of consecutive local
+    rows with at most :data:`_ROW_BYTES` of values, viewed in ``w``'s memory rather than
+    copied (``order`` picks and orders the rows, for tests)."""
     n, dim = w.shape
     per_row = max(1, _ROW_BYTES // (4 * dim))
-    return [(matrix, block, start, min(per_row, n - start), dim,
-             np.ascontiguousarray(w[start : start + per_row], dtype="<f4").tobytes())
-            for start in range(0, max(n, 1), per_row)]
+    data = np.ascontiguousarray(w, dtype="<f4").reshape(-1)
+    starts = list(range(0, max(n, 1), per_row))[order]
+    rows = [min(per_row, n - start) for start in starts]
+    values = pa.chunked_array([pa.Array.from_buffers(pa.binary(), 1, [
+        None, pa.py_buffer(np.array([0, 4 * r * dim], np.int32)),
+        pa.py_buffer(data[start * dim:(start + r) * dim])]) for start, r in zip(starts, rows,
+                                                                                strict=True)],
+                              pa.binary())
+    return pa.table({"start": pa.array(starts, pa.int32()), "rows": pa.array(rows, pa.int32()),
+                     "dim": pa.array([dim] * len(starts), pa.int32()), "values": values})
 
 
 def tiles(parts: Iterable[tuple[int, int, int, bytes]], size: int
@@ -143,53 +142,42 @@ def assemble(parts: Iterable[tuple[int, int, int, bytes]], size: int) -> np.ndar
     order, refusing rows that do not tile it (:func:`tiles`)."""
     out = [np.frombuffer(v, dtype="<f4").reshape(r, d) for _, r, d, v in tiles(sorted(parts),
                                                                                size)]
-    return np.concatenate(out).astype(np.float32, copy=True)
-
-
-def _rows_batch(rows: list[tuple[str, int, int, int, int, bytes]],
-                metrics: tuple[int, int, float, float, float, bool]) -> pa.RecordBatch:
-    n = len(rows)
-    arrays = [pa.array([row[i] for row in rows], type=_OUTPUT_ARROW.field(i).type)
-              for i in range(6)]
-    arrays += [pa.array([value] * n, type=_OUTPUT_ARROW.field(6 + i).type)
-               for i, value in enumerate(metrics)]
-    return pa.RecordBatch.from_arrays(arrays, schema=_OUTPUT_ARROW)
+    return np.concatenate(out).astype(np.float32, copy=False)  # a new, writable array
 
 
 # ---------------------------------------------------------------------------------------------
 # the initial model
 
 
-def _initial_blocks(batches: Iterator[pa.RecordBatch], *, blocks: Broadcast[VocabBlocks],
-                    vector_size: int, seed: int) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: for every ``id`` ``i`` of its rows, block ``i mod K`` of the input
-    matrix (``i < K``, :func:`initial_input_rows`) or of the output matrix (zeros)."""
+def _initial_blocks(ids: Iterable[int], *, blocks: Broadcast[VocabBlocks], vector_size: int,
+                    seed: int, target: str) -> Iterator[tuple[Any, ...]]:
+    """Task body: for every ``i`` of its ids, write block ``i mod K`` of the input matrix
+    (``i < K``, :func:`initial_input_rows`) or of the output matrix (zeros) into version
+    ``target``; yields what :func:`_train_stratum` yields for a block it wrote."""
     vocab = blocks.value
     k = vocab.num_blocks
-    for batch in batches:
-        for i in batch.column(0).to_pylist():
-            block = i % k
-            ids = vocab.ids(block)
-            if i < k:
-                rows = block_rows("input", block, initial_input_rows(ids, vector_size, seed))
-            else:
-                rows = block_rows("output", block, np.zeros((ids.size, vector_size),
-                                                            np.float32))
-            yield pa.RecordBatch.from_arrays(
-                [pa.array([row[j] for row in rows], type=_BLOCK_ARROW.field(j).type)
-                 for j in range(6)], schema=_BLOCK_ARROW)
+    fs, version = task_files.filesystem(target)
+    for i in ids:
+        block = i % k
+        words = vocab.ids(block)
+        matrix = "input" if i < k else "output"
+        w = initial_input_rows(words, vector_size, seed) if i < k else np.zeros(
+            (words.size, vector_size), np.float32)
+        written = task_files.write_parquet(fs, block_dir(version, matrix, block), BLOCK_FILE,
+                                           block_table(w))
+        yield "block", matrix, block, BLOCK_FILE, written["size"], written["sha256"]
 
 
 def write_initial_model(spark: SparkSession, blocks: Broadcast[VocabBlocks], vector_size: int,
                         seed: int, version: str) -> None:
-    """Write the model before training as version ``version``: each block made by a task of
-    its own (the same rows as :meth:`w2v_spark.stages.train.Model.initial` gives)."""
+    """Write the model before training as version ``version`` (the same rows as
+    :meth:`w2v_spark.stages.train.Model.initial` gives), its ``2 K`` blocks written by the
+    tasks of one Spark job."""
     k = blocks.value.num_blocks
-    ids = spark.range(0, 2 * k, 1, numPartitions=min(2 * k, 64))
-    body = partial(_initial_blocks, blocks=blocks, vector_size=vector_size, seed=seed)
-    frame = ids.mapInArrow(body, BLOCK_MODEL_SCHEMA)
-    frame.write.mode("errorifexists").partitionBy("matrix", "block").parquet(version)
-    storage.record_checksums(spark, version)
+    body = partial(_initial_blocks, blocks=blocks, vector_size=vector_size, seed=seed,
+                   target=storage.qualify(spark, version))
+    out = _block_job(spark, 2 * k, body, "w2v_spark train: the initial model")
+    _complete_version(spark, version, written_blocks(out, k, "the initial model"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,155 +199,167 @@ def _block_sampler(counts: np.ndarray, blocks: VocabBlocks, block: int, exponent
     return _SAMPLERS[key]
 
 
-#: The columns one side of a task's input lacks: null in the other's rows.
-_MODEL_ONLY = ("start", "rows", "dim", "values")
-_PAIRS_ONLY = ("pairs", "center", "context")
+@dataclass(frozen=True)
+class Locations:
+    """Where the tasks of a sub-round read and write, as fully qualified locations:
+    model versions ``source`` and ``target`` and the epoch's pairs ``pairs``
+    (:meth:`~w2v_spark.io.layout.RunPaths.pairs_epoch`)."""
+
+    source: str
+    target: str
+    pairs: str
 
 
-def _nulls() -> dict[str, F.Column]:
-    """A typed null of every column that only model rows or only pair rows have (made once
-    per sub-round: every column expression is a call into the JVM)."""
-    types = {f.name: f.dataType for f in STRATUM_INPUT_SCHEMA.fields}
-    return {name: F.lit(None).cast(types[name]).alias(name)
-            for name in (*_MODEL_ONLY, *_PAIRS_ONLY)}
+def read_block(fs: pafs.FileSystem, version: str, matrix: str, block: int, size: int
+               ) -> np.ndarray:
+    """Block ``block`` (``size``, d) float32 of ``matrix`` in model version ``version``, from
+    its files' rows in any order (:func:`assemble`)."""
+    return assemble(task_files.model_rows(fs, block_dir(version, matrix, block)), size)
 
 
-def _block_frame(spark: SparkSession, version: str, matrix: str, block: int, kind: int,
-                 nulls: dict[str, F.Column]) -> DataFrame:
-    rows = spark.read.schema(_BLOCK_FILE_SCHEMA).parquet(block_dir(version, matrix, block))
-    return rows.select(F.lit(kind).alias("kind"), F.lit(block).alias("block"), *_MODEL_ONLY,
-                       *(nulls[n] for n in _PAIRS_ONLY))
-
-
-def _pair_frame(spark: SparkSession, paths: RunPaths, epoch: int, shard: int, task: int,
-                nulls: dict[str, F.Column]) -> DataFrame | None:
-    """The pair blocks of one shard, all its files in one read (None when it has none)."""
-    directory = paths.pairs_shard(epoch, shard)
-    files = sorted(storage.join(directory, f) for f in storage.list_files(spark, directory)
-                   if f.endswith(".parquet"))
-    if not files:
-        return None
-    return spark.read.schema(PAIRS_SCHEMA).parquet(*files).select(
-        F.lit(2).alias("kind"), F.lit(task).alias("block"), *(nulls[n] for n in _MODEL_ONLY),
-        *_PAIRS_ONLY)
-
-
-def stratum_frame(spark: SparkSession, paths: RunPaths, version: str, epoch: int,
-                  sub_round: int, task: int, num_blocks: int,
-                  nulls: dict[str, F.Column] | None = None) -> DataFrame:
-    """What task ``task`` of a sub-round reads (:data:`STRATUM_INPUT_SCHEMA`), as one Spark
-    partition: its input block and output block of model version ``version``, then the pair
-    blocks of its stratum ordered by a hash of their content (which file of the shard holds a
-    block depends on the pairs-stage task that wrote it; the blocks themselves do not)."""
-    nulls = nulls or _nulls()
-    out_block = output_block(sub_round, task, num_blocks)
-    frames = [_block_frame(spark, version, "input", task, 0, nulls),
-              _block_frame(spark, version, "output", out_block, 1, nulls)]
-    pairs = _pair_frame(spark, paths, epoch, sub_round * num_blocks + task, task, nulls)
-    if pairs is not None:
-        frames.append(pairs)
-    frame = reduce(DataFrame.union, frames).coalesce(1)
-    return frame.sortWithinPartitions("kind", "start", F.xxhash64("center", "context"), "pairs")
+def stratum_pairs(fs: pafs.FileSystem, directory: str) -> Iterator[pa.RecordBatch]:
+    """The pair blocks of one shard (its directory ``directory``), one batch per block, in
+    their training order (:func:`~w2v_spark.stages.pairs.pair_block_key`)."""
+    table = task_files.read_columns(fs, task_files.parquet_files(fs, directory),
+                                    ["pairs", "center", "context"])
+    keys = [pair_block_key(center, context, pairs) for pairs, center, context in zip(
+        table.column("pairs").to_pylist(), table.column("center").to_pylist(),
+        table.column("context").to_pylist(), strict=True)]
+    for index in sorted(range(len(keys)), key=keys.__getitem__):
+        yield from table.slice(index, 1).to_batches()
 
 
 def _train_stratum(
-    batches: Iterator[pa.RecordBatch],
+    tasks: Iterator[int],
     *,
     blocks: Broadcast[VocabBlocks],
     counts: Broadcast[np.ndarray],
     cfg: TrainConfig,
     info: SubRound,
     total_pairs: int,
-) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: train one stratum on its two blocks and emit them with the metrics."""
-    started = time.perf_counter()
+    where: Locations,
+) -> Iterator[tuple[Any, ...]]:
+    """Task body: for each stratum number ``t`` of the Spark task (one or several: see
+    :func:`run_sub_round`), train stratum ``(t, (t + sub_round) mod K)`` from version
+    ``where.source`` into ``where.target``.
+
+    Yields, once each block is in place, ``("block", matrix, block, file name, size,
+    sha256)``, then ``("metrics", t, pairs, loss, learning rate, seconds, read seconds,
+    finite)``.
+    """
     vocab = blocks.value
-    model: dict[int, list[tuple[int, int, int, bytes]]] = {0: [], 1: []}
-    held: dict[int, int] = {}
-    first_pairs: pa.RecordBatch | None = None
-    source = iter(batches)
-    for batch in source:
-        kinds = batch.column(0).to_numpy(zero_copy_only=False)
-        model_part = batch.filter(pa.array(kinds < 2))
-        for row in model_part.to_pylist():
-            model[row["kind"]].append((row["start"], row["rows"], row["dim"], row["values"]))
-            held[row["kind"]] = row["block"]
-        if (kinds == 2).any():
-            first_pairs = batch.filter(pa.array(kinds == 2))
-            break
-    if set(held) != {0, 1}:
-        raise RuntimeError("a block-training task did not receive both of its model blocks")
-    task, out_block = held[0], held[1]
-    if out_block != output_block(info.sub_round, task, vocab.num_blocks):
-        raise RuntimeError(f"task {task} of sub-round {info.sub_round} received output block "
-                           f"{out_block}")
-    w_in = assemble(model[0], int(vocab.sizes[task]))
-    w_out = assemble(model[1], int(vocab.sizes[out_block]))
-    trainer = task_trainer(
-        cfg, w_in, w_out, _block_sampler(counts.value, vocab, out_block, cfg.ns_exponent),
-        (info.epoch, info.sub_round, task), total_pairs, info.progress_start,
-        info.round_pairs / max(info.stratum_pairs[task], 1),
-    )
-
-    def pairs() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        rest = itertools.chain([] if first_pairs is None else [first_pairs], source)
-        for batch in rest:
-            if batch.num_rows == 0:
-                continue
-            # as in word2vec, the context word's input vector predicts the center word
-            yield (to_local(vocab, block_ids(batch.column("context")), task),
-                   to_local(vocab, block_ids(batch.column("center")), out_block))
-
-    trainer.train_all(pairs())
-    finite = bool(np.isfinite(trainer.w_in).all() and np.isfinite(trainer.w_out).all())
-    metrics = (task, trainer.pairs_done, trainer.loss_sum, trainer.last_lr,
-               time.perf_counter() - started, finite)
-    rows = block_rows("input", task, trainer.w_in) + block_rows("output", out_block,
-                                                                 trainer.w_out)
-    for start in range(0, len(rows), 4):
-        yield _rows_batch(rows[start : start + 4], metrics)
+    k = vocab.num_blocks
+    for task in tasks:
+        started = time.perf_counter()
+        out_block = output_block(info.sub_round, task, k)
+        fs, source = task_files.filesystem(where.source)
+        _, target = task_files.filesystem(where.target)
+        _, pairs_root = task_files.filesystem(where.pairs)
+        w_in = read_block(fs, source, "input", task, int(vocab.sizes[task]))
+        w_out = read_block(fs, source, "output", out_block, int(vocab.sizes[out_block]))
+        batches = list(stratum_pairs(fs, storage.join(
+            pairs_root, f"shard={info.sub_round * k + task}")))
+        read_seconds = time.perf_counter() - started
+        trainer = task_trainer(
+            cfg, w_in, w_out, _block_sampler(counts.value, vocab, out_block, cfg.ns_exponent),
+            (info.epoch, info.sub_round, task), total_pairs, info.progress_start,
+            info.round_pairs / max(info.stratum_pairs[task], 1),
+        )
+        # as in word2vec, the context word's input vector predicts the center word
+        trainer.train_all((to_local(vocab, block_ids(b.column("context")), task),
+                           to_local(vocab, block_ids(b.column("center")), out_block))
+                          for b in batches if b.num_rows)
+        finite = bool(np.isfinite(trainer.w_in).all() and np.isfinite(trainer.w_out).all())
+        for matrix, block, w in (("input", task, trainer.w_in),
+                                 ("output", out_block, trainer.w_out)):
+            written = task_files.write_parquet(fs, block_dir(target, matrix, block),
+                                               BLOCK_FILE, block_table(w))
+            yield "block", matrix, block, BLOCK_FILE, written["size"], written["sha256"]
+        yield ("metrics", task, trainer.pairs_done, trainer.loss_sum, trainer.last_lr,
+               time.perf_counter() - started, read_seconds, finite)
 
 
 def run_sub_round(spark: SparkSession, paths: RunPaths, cfg: TrainConfig, info: SubRound,
                   total_pairs: int, blocks: Broadcast[VocabBlocks],
                   counts: Broadcast[np.ndarray], source: str, target: str) -> RoundResult:
-    """Train one sub-round from model version ``source`` into version ``target``."""
+    """Train one sub-round from model version ``source`` into version ``target``: one Spark
+    job, then the version's checksums and completion marker.
+
+    The job has one task per core of the cluster (``defaultParallelism``), at most ``K``, each
+    training consecutive strata one after the other: the strata of a sub-round touch disjoint
+    rows, so how they are grouped changes nothing, and a Spark task costs tens of
+    milliseconds however small its stratum."""
     started = time.perf_counter()
     k = blocks.value.num_blocks
-    nulls = _nulls()
-    frames = [stratum_frame(spark, paths, source, info.epoch, info.sub_round, t, k, nulls)
-              for t in range(k)]
+    if storage.exists(spark, target):
+        raise RuntimeError(f"model version {target} exists already")
+    where = Locations(storage.qualify(spark, source), storage.qualify(spark, target),
+                      storage.qualify(spark, paths.pairs_epoch(info.epoch)))
     body = partial(_train_stratum, blocks=blocks, counts=counts, cfg=cfg, info=info,
-                   total_pairs=total_pairs)
-    # Spark 4 would otherwise run a union of single-partition frames as one partition.
-    with sql_conf(spark, "spark.sql.unionOutputPartitioning", "false"), \
-            sql_conf(spark, _ARROW_ROWS_KEY, str(_ARROW_ROWS)):
-        union = reduce(DataFrame.union, frames)
-        if union.rdd.getNumPartitions() != k:
-            raise RuntimeError(f"a sub-round of {k} tasks has {union.rdd.getNumPartitions()} "
-                               "partitions")
-        trained = union.mapInArrow(with_faults(body, "train"), STRATUM_OUTPUT_SCHEMA)
-        trained.write.mode("errorifexists").partitionBy("matrix", "block").parquet(target)
+                   total_pairs=total_pairs, where=where)
+    out = _block_job(spark, k, with_faults(body, "train"), "w2v_spark train: epoch "
+                     f"{info.epoch + 1}, sub-round {info.sub_round + 1}")
     # A version is used on resume only once its round is recorded, which is after this.
-    storage.record_checksums(spark, target)
-    # Every row of a task's output carries its metrics: one row each, the first of its input
-    # block, with no shuffle to deduplicate them.
-    rows = (spark.read.parquet(storage.join(target, "matrix=input")).where(F.col("start") == 0)
-            .select("task", "pairs", "loss", "learning_rate", "seconds", "finite").collect())
-    tasks = sorted(rows, key=lambda r: int(r["task"]))
-    if [int(r["task"]) for r in tasks] != list(range(k)):
+    _complete_version(spark, target, written_blocks(
+        out, k, f"sub-round {info.sub_round} of epoch {info.epoch}"))
+    tasks = sorted((row for row in out if row[0] == "metrics"), key=lambda row: int(row[1]))
+    if [int(row[1]) for row in tasks] != list(range(k)):
         raise RuntimeError(f"sub-round {info.sub_round} of epoch {info.epoch} reported tasks "
-                           f"{[int(r['task']) for r in tasks]}, not one of each of {k}")
-    pairs = sum(int(r["pairs"]) for r in tasks)
-    weighted = [(r["learning_rate"], int(r["pairs"])) for r in tasks if int(r["pairs"])]
+                           f"{[int(row[1]) for row in tasks]}, not one of each of {k}")
+    weighted = [(lr, pairs) for _, _, pairs, _, lr, *_ in tasks if pairs]
     return RoundResult(
         epoch=info.epoch,
         round=info.sub_round,
-        pairs=pairs,
-        loss=sum(float(r["loss"]) for r in tasks),
+        pairs=sum(int(row[2]) for row in tasks),
+        loss=sum(float(row[3]) for row in tasks),
         learning_rate=float(np.mean([lr for lr, _ in weighted])) if weighted else 0.0,
         seconds=time.perf_counter() - started,
-        task_seconds=[float(r["seconds"]) for r in tasks],
-        task_read_seconds=[0.0 for _ in tasks],
-        finite=all(bool(r["finite"]) for r in tasks),
+        task_seconds=[float(row[5]) for row in tasks],
+        task_read_seconds=[float(row[6]) for row in tasks],
+        finite=all(bool(row[7]) for row in tasks),
     )
+
+
+def _block_job(spark: SparkSession, n: int, body: Callable[[Iterator[int]], Iterator[Any]],
+               description: str) -> list[Any]:
+    """What ``body`` yields for the numbers ``0 .. n-1``, run as one Spark job of one task
+    per core (``defaultParallelism``, at most ``n``), each given a run of consecutive
+    numbers."""
+    sc = spark.sparkContext
+    sc.setJobDescription(description)
+    try:
+        task_body = cast(Callable[[Iterable[int]], Iterable[Any]], body)
+        slices = max(1, min(n, sc.defaultParallelism))
+        return sc.parallelize(range(n), slices).mapPartitions(task_body).collect()
+    finally:
+        sc.setJobDescription(None)  # type: ignore[arg-type]
+
+
+def _complete_version(spark: SparkSession, version: str, sums: dict[str, dict[str, Any]]
+                      ) -> None:
+    """Mark a model version whose blocks are all written complete: its checksums record,
+    then its ``_SUCCESS`` marker."""
+    storage.write_checksums(spark, version, sums)
+    storage.write_marker(spark, version)
+
+
+def written_blocks(out: list[tuple[Any, ...]], k: int, what: str
+                   ) -> dict[str, dict[str, Any]]:
+    """The checksums record (``{file: {"size", "sha256"}}``) of the blocks that the tasks of
+    ``what`` (a sub-round, or the initial model) report, refusing it when they did not write
+    every block of each matrix exactly once (tasks that touched the same rows, or rows left
+    untrained).
+
+    Raises:
+        RuntimeError: a block written twice, or not at all.
+    """
+    sums: dict[str, dict[str, Any]] = {}
+    for matrix in MATRICES:
+        written = sorted(int(row[2]) for row in out if row[0] == "block" and row[1] == matrix)
+        if written != list(range(k)):
+            raise RuntimeError(f"the tasks of {what} wrote {matrix} blocks {written}, not "
+                               f"each of the {k} blocks once")
+    for _, matrix, block, name, size, digest in (row for row in out if row[0] == "block"):
+        sums[storage.join(f"matrix={matrix}", f"block={block}", name)] = {
+            "size": int(size), "sha256": str(digest)}
+    return sums

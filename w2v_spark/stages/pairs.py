@@ -10,6 +10,9 @@ partition it lands in, and every epoch draws anew.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -46,6 +49,13 @@ _MAX_PAIRS_PER_SLICE = 4_000_000
 
 #: Most pairs in one row of the pairs table (1 MiB of ids per column).
 PAIRS_PER_BLOCK = 1 << 18
+
+#: The file in the pairs table that holds the pairs of every (epoch, shard), written by the
+#: pairs stage once the table is complete (training needs them before it starts; counting
+#: them means listing every shard's files).
+PAIR_COUNTS = "_pair_counts.json"
+
+log = logging.getLogger(__name__)
 
 
 def pair_blocks(
@@ -112,6 +122,22 @@ def _chunk_ids(array: pa.Array) -> np.ndarray:
     start, stop = int(offsets[0]), int(offsets[-1])
     ids = np.frombuffer(data, dtype="<i4", count=(stop - start) // 4, offset=start)
     return ids.astype(np.int32, copy=False)
+
+
+def pair_block_order() -> list[F.Column]:
+    """The sort keys that put the pair blocks of a shard in their training order: the
+    SHA-256 (hex) of a block's ``center`` then ``context`` bytes, then its ``pairs``.
+
+    Which file of a shard holds a block depends on the pairs-stage task that wrote it, which
+    can change between runs of the same input; the blocks themselves do not, so ordering by
+    content makes the order, and the model, the same in every run. :func:`pair_block_key` is
+    the same key outside Spark."""
+    return [F.sha2(F.concat("center", "context"), 256), F.col("pairs")]
+
+
+def pair_block_key(center: bytes, context: bytes, pairs: int) -> tuple[str, int]:
+    """The key of :func:`pair_block_order` of one pair block."""
+    return hashlib.sha256(center + context).hexdigest(), pairs
 
 
 def row_slices(lengths: np.ndarray, window: int, max_pairs: int) -> list[tuple[int, int]]:
@@ -302,7 +328,9 @@ def write_pairs(spark: SparkSession, cfg: Config, paths: RunPaths) -> dict[str, 
                 paths.pairs_epoch(epoch)
             )
     storage.write_marker(spark, paths.table(PAIRS))
-    counts = pair_counts(spark, paths)
+    counts = count_pairs(spark, paths)
+    storage.write_text(spark, storage.join(paths.table(PAIRS), PAIR_COUNTS), json.dumps(
+        {"shards": [[e, s, n] for (e, s), n in sorted(counts.items())]}) + "\n")
     per_epoch = [sum(counts.get((e, s), 0) for s in range(shards))
                  for e in range(cfg.train.epochs)]
     return {
@@ -334,7 +362,22 @@ def training_blocks(cfg: Config, vocab: Vocabulary) -> VocabBlocks | None:
 
 
 def pair_counts(spark: SparkSession, paths: RunPaths) -> dict[tuple[int, int], int]:
-    """Number of pairs in every (epoch, shard) of a run's pairs table."""
+    """Number of pairs in every (epoch, shard) of a run's pairs table: what the pairs stage
+    wrote in its :data:`PAIR_COUNTS` file, or counted from the table when there is none (or
+    it cannot be read)."""
+    record = storage.join(paths.table(PAIRS), PAIR_COUNTS)
+    if storage.exists(spark, record):
+        try:
+            rows = json.loads(storage.read_text(spark, record))["shards"]
+            return {(int(epoch), int(shard)): int(n) for epoch, shard, n in rows}
+        except Exception as exc:  # a damaged file: count again rather than trust it
+            log.warning("[pairs] %s cannot be read (%s); counting the pairs table", record,
+                        type(exc).__name__)
+    return count_pairs(spark, paths)
+
+
+def count_pairs(spark: SparkSession, paths: RunPaths) -> dict[tuple[int, int], int]:
+    """Number of pairs in every (epoch, shard) of a run's pairs table, counted by Spark."""
     pairs = storage.read_table(spark, paths.table(PAIRS), "pairs", PAIRS_SCHEMA)
     rows = pairs.groupBy("epoch", "shard").agg(F.sum("pairs").alias("pairs")).collect()
     return {(int(r["epoch"]), int(r["shard"])): int(r["pairs"]) for r in rows}

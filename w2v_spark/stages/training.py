@@ -23,12 +23,12 @@ from pyspark.sql import functions as F
 from w2v_spark.config import Config, TrainConfig
 from w2v_spark.core.blocks import VocabBlocks
 from w2v_spark.errors import CorruptError, IncompleteTableError, SchemaError, TrainingDivergedError
-from w2v_spark.io import storage
+from w2v_spark.io import storage, task_files
 from w2v_spark.io.layout import RunPaths
 from w2v_spark.io.schemas import METRICS, METRICS_SCHEMA, MODEL, MODEL_SCHEMA, PAIRS_SCHEMA
 from w2v_spark.spark.memory import check_model_fits
 from w2v_spark.stages.block_train import SubRound, run_sub_round, write_initial_model
-from w2v_spark.stages.pairs import pair_counts, training_blocks
+from w2v_spark.stages.pairs import pair_block_order, pair_counts, training_blocks
 from w2v_spark.stages.train import (
     Model,
     RoundInfo,
@@ -49,8 +49,8 @@ RecordRound = Callable[[int, "dict[str, Any] | None"], None]
 def check_training(spark: SparkSession, cfg: Config, paths: RunPaths,
                    pairs_made: dict[str, Any]) -> None:
     """Refuse, before anything is replaced, pairs made for other settings (``pairs_made``: the
-    pairs stage's recorded facts) and a model the memory settings cannot hold; warn of
-    settings likely to diverge."""
+    pairs stage's recorded facts), a model the memory settings cannot hold, and training in
+    blocks in a run directory its tasks cannot reach; warn of settings likely to diverge."""
     tcfg = cfg.train
     check_memory(spark, len(read_vocabulary(spark, paths)), cfg)
     counts = pair_counts(spark, paths)
@@ -63,6 +63,8 @@ def check_training(spark: SparkSession, cfg: Config, paths: RunPaths,
             f"{tcfg.num_shards}; run the pairs stage again with the same [train] settings "
             "(--overwrite)"
         )
+    if tcfg.blocks:  # its tasks read and write the run directory themselves
+        task_files.filesystem(storage.qualify(spark, paths.root))
     if (warning := tcfg.stability_warning()) is not None:
         log.warning("[train] warning: %s", warning)
 
@@ -219,20 +221,16 @@ def resume_point(spark: SparkSession, cfg: Config, paths: RunPaths, vocab_size: 
 
 def slice_frame(spark: SparkSession, paths: RunPaths, epoch: int, shard: int, slot: int
                 ) -> DataFrame | None:
-    """One training slice: the shard's pair blocks as a single Spark partition, ordered by a
-    hash of their content.
-
-    Which file of the shard holds a block depends on the number of the pairs-stage task that
-    wrote it, which can change between runs of the same input; the blocks themselves do not.
-    Ordering by content makes the slice, and so the model, the same in every run.
-    """
+    """One training slice: the shard's pair blocks as a single Spark partition, ordered by
+    their content (:func:`~w2v_spark.stages.pairs.pair_block_order`), so the slice, and the
+    model, are the same in every run."""
     directory = paths.pairs_shard(epoch, shard)
     files = sorted(storage.join(directory, f) for f in storage.list_files(spark, directory)
                    if f.endswith(".parquet"))
     if not files:
         return None
     frame = spark.read.schema(PAIRS_SCHEMA).parquet(*files).coalesce(1)
-    frame = frame.sortWithinPartitions(F.xxhash64("center", "context"), "pairs")
+    frame = frame.sortWithinPartitions(*pair_block_order())
     return frame.select("center", "context", F.lit(slot).cast("int").alias("slice"))
 
 
