@@ -66,7 +66,7 @@ def markdown(data: dict[str, Any]) -> str:
     k = data["partitions"]
     strategy_text = (f"`train.strategy = \"blocks\"` with K = {k} blocks" if blocks
                      else f"P = {k} partitions")
-    bounds = ("worker 8 blocks of 4·ceil(V/K)·d bytes, driver 512·V bytes (nothing of V·d)"
+    bounds = ("worker 4 blocks of 4·ceil(V/K)·d bytes, driver 512·V bytes (nothing of V·d)"
               if blocks else "worker 40·V·d bytes, driver (16 + 16·P)·V·d + 512·V bytes")
     lines = [f"# Memory against vocabulary size and vector_size: V = {vocabs}; d = {dims}"
              f"{f' (blocks, K = {k})' if blocks else ''}", ""]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from w2v_spark.errors import ModelTooLargeError
+from w2v_spark.spark import memory
 from w2v_spark.spark.memory import check_model_fits, estimate, parse_bytes
 
 GIB = 1 << 30
@@ -100,30 +101,35 @@ def test_executor_memory_on_a_cluster_only() -> None:
 
 
 def test_blocks_estimate_is_per_block_and_keeps_v_d_off_the_driver() -> None:
-    """With blocks a worker holds 8 blocks of ceil(V/K) rows, a JVM 8 per task it runs at
-    once, the driver's Python only the vocabulary; nothing is collected."""
+    """With blocks a worker holds 4 blocks of ceil(V/K) rows, the JVMs none, the driver's
+    Python only the vocabulary; nothing is collected."""
     est = estimate(1001, 100, 4, local=True, strategy="blocks", concurrent_tasks=2)
     block = 4 * 251 * 100
-    assert est.worker_python == 8 * block
-    assert est.driver_jvm == 16 * block and est.executor_jvm == 16 * block
+    assert est.worker_python == 4 * block and est.workers == 8 * block
+    assert est.driver_jvm == 0 and est.executor_jvm == 0
     assert est.driver_python == 512 * 1001 and est.collected == 0
-    assert estimate(1001, 100, 4, strategy="blocks", concurrent_tasks=8).executor_jvm \
-        == 32 * block  # never more tasks at once than blocks
-    assert estimate(1001, 100, 4, strategy="blocks").driver_jvm == 0  # on a cluster
+    assert estimate(1001, 100, 4, strategy="blocks", concurrent_tasks=8).workers \
+        == 16 * block  # never more tasks at once than blocks
 
 
-def test_a_model_too_large_to_merge_fits_in_blocks() -> None:
-    """8,000,000 x 300 (V·d above 2^31): the merge strategy needs far more than 24 GB, the
-    blocks strategy at K = 32 about 2.3 GiB per worker and 4.5 GiB of driver heap for two
-    tasks at once; with K = 2 the driver heap is refused, naming the settings to change."""
+def test_a_model_too_large_to_merge_fits_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """8,000,000 x 300 (V·d above 2^31) on a 24 GiB machine: the merge strategy needs far
+    more, the blocks strategy at K = 32 about 1.1 GiB per worker; with K = 2 two workers at
+    once need 36 GiB, which is refused naming what to change."""
+    monkeypatch.setattr(memory, "physical_memory", lambda: 24 << 30)
     settings = {"spark.driver.memory": "8g", "spark.driver.maxResultSize": "0"}
     with pytest.raises(ModelTooLargeError):
         check_model_fits(8_000_000, 300, 2, settings, local=True)
     est = check_model_fits(8_000_000, 300, 32, settings, local=True, strategy="blocks",
                            concurrent_tasks=2)
-    assert est.worker_python == 8 * 4 * 250_000 * 300
-    with pytest.raises(ModelTooLargeError, match=r"in the driver JVM, which in local mode runs "
-                       r"the tasks, but spark\.driver\.memory allows .*raise \[train\] "
-                       r"num_partitions or raise spark\.driver\.memory"):
+    assert est.worker_python == 4 * 4 * 250_000 * 300
+    with pytest.raises(ModelTooLargeError, match=r"needs about 35\.76 GiB for 4 blocks .* times "
+                       r"the tasks running at once, but this machine's memory beside "
+                       r"spark\.driver\.memory allows 16\.00 GiB; .*raise \[train\] "
+                       r"num_partitions or use more memory"):
         check_model_fits(8_000_000, 300, 2, settings, local=True, strategy="blocks",
                          concurrent_tasks=2)
+    with pytest.raises(ModelTooLargeError, match=r"spark\.executor\.pyspark\.memory allows "
+                       r"1\.00 GiB; .*or raise spark\.executor\.pyspark\.memory"):
+        check_model_fits(8_000_000, 300, 32, {**settings, "spark.executor.pyspark.memory": "1g"},
+                         local=False, strategy="blocks", concurrent_tasks=2)

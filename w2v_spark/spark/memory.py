@@ -22,18 +22,20 @@ With ``train.strategy = "blocks"`` no process holds more than the blocks of the 
 with ``K = num_partitions`` blocks of at most ``ceil(V / K)`` words, a block is
 ``b = 4·ceil(V/K)·d`` bytes, and
 
-* a training task's Python worker holds its two blocks as they arrive, as arrays and as the
-  rows it sends back: ``8·b``;
-* a JVM that runs training tasks holds, per task running at once, the two blocks it reads and
-  the two it writes (Parquet and Arrow buffers): ``8·b`` each; in local mode that is the
-  driver JVM, with one task per core;
+* a training task's Python worker holds its two blocks as arrays and, while it reads or
+  writes one, that block's rows or its Parquet bytes: ``4·b``, plus its stratum's pairs;
+* the JVMs hold none of it: the tasks read and write their blocks themselves with pyarrow,
+  and the export reads a block a row (at most 32 MiB) at a time; in local mode the checks
+  ask instead that the Python workers of the tasks running at once fit in this machine's
+  memory beside the driver's heap;
 * the driver's Python process holds only the vocabulary and the blocks' word lists: 512 bytes
   per word, nothing of ``V·d``;
-* nothing is collected but the tasks' metrics.
+* nothing is collected but the tasks' metrics and the checksums of the files they wrote.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,6 +71,8 @@ class MemoryEstimate:
     driver_python: int
     collected: int
     executor_jvm: int
+    #: The Python workers of the training tasks one machine runs at once (blocks only).
+    workers: int = 0
 
 
 def estimate(vocab_size: int, vector_size: int, num_partitions: int, local: bool = False,
@@ -81,11 +85,12 @@ def estimate(vocab_size: int, vector_size: int, num_partitions: int, local: bool
         block = 4 * -(-vocab_size // max(num_partitions, 1)) * vector_size
         tasks = max(1, min(concurrent_tasks, num_partitions))
         return MemoryEstimate(
-            worker_python=8 * block,
-            driver_jvm=8 * block * tasks if local else 0,
+            worker_python=4 * block,
+            driver_jvm=0,
             driver_python=512 * vocab_size,
             collected=0,
-            executor_jvm=8 * block * tasks,
+            executor_jvm=0,
+            workers=4 * block * tasks,
         )
     return MemoryEstimate(
         worker_python=40 * vd,
@@ -133,8 +138,8 @@ def check_model_fits(
                 f"{vector_size} needs about {_gib(needed)} for {what}, but {key} allows "
                 f"{_gib(max(limit, 0))}; lower [train] vector_size, raise [vocab] min_count, set "
                 f"[vocab] max_vocab_size"
-                f"{', raise [train] num_partitions' if strategy == 'blocks' else ''} or raise "
-                f"{key}"
+                f"{', raise [train] num_partitions' if strategy == 'blocks' else ''} or "
+                f"{f'raise {key}' if key.startswith('spark.') else 'use more memory'}"
             )
     return est
 
@@ -171,17 +176,20 @@ def _block_checks(est: MemoryEstimate, settings: Mapping[str, str], local: bool
                   ) -> list[Check]:
     """(setting, limit, needed, what) of the blocks strategy."""
     checks: list[Check] = []
-    worker_what = "8 blocks of 4·ceil(V/K)·d bytes in a training task's Python worker"
+    worker_what = "4 blocks of 4·ceil(V/K)·d bytes in a training task's Python worker"
     if "spark.executor.pyspark.memory" in settings:
         worker = parse_bytes(settings["spark.executor.pyspark.memory"], "m")
         checks.append(("spark.executor.pyspark.memory", worker, est.worker_python, worker_what))
-    jvm_what = "8 blocks of 4·ceil(V/K)·d bytes per training task running at once"
-    if local:
+    if local and (physical := physical_memory()) is not None:
         driver = parse_bytes(settings.get("spark.driver.memory", "1g"), "m")
-        checks.append(("spark.driver.memory", driver - RESERVED_BYTES, est.driver_jvm,
-                       f"{jvm_what} in the driver JVM, which in local mode runs the tasks"))
-    else:
-        executor = parse_bytes(settings.get("spark.executor.memory", "1g"), "m")
-        checks.append(("spark.executor.memory", executor - RESERVED_BYTES, est.executor_jvm,
-                       f"{jvm_what} in an executor JVM"))
+        checks.append(("this machine's memory beside spark.driver.memory", physical - driver,
+                       est.workers, f"{worker_what}, times the tasks running at once"))
     return checks
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (None where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
