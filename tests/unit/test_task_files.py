@@ -112,7 +112,7 @@ def _reports(k: int, shift: int) -> list[tuple]:
     for t in range(k):
         out.append(("block", "input", t, "part-00000.parquet", 10 + t, f"in{t}"))
         out.append(("block", "output", (t + shift) % k, "part-00000.parquet", 20 + t, f"o{t}"))
-        out.append(("metrics", t, 5, 1.0, 0.01, 0.1, 0.0, True))
+        out.append(("metrics", t, 5, 1.0, 0.01, 0.1, 0.0, True, 0))
     return out
 
 

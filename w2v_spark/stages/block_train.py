@@ -245,8 +245,12 @@ def _train_stratum(
 
     Yields, once each block is in place, ``("block", matrix, block, file name, size,
     sha256)``, then ``("metrics", t, pairs, loss, learning rate, seconds, read seconds,
-    finite)``.
+    finite, Spark partition)``.
     """
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    partition = context.partitionId() if context is not None else 0
     vocab = blocks.value
     k = vocab.num_blocks
     for task in tasks:
@@ -276,7 +280,7 @@ def _train_stratum(
                                                BLOCK_FILE, block_table(w))
             yield "block", matrix, block, BLOCK_FILE, written["size"], written["sha256"]
         yield ("metrics", task, trainer.pairs_done, trainer.loss_sum, trainer.last_lr,
-               time.perf_counter() - started, read_seconds, finite)
+               time.perf_counter() - started, read_seconds, finite, partition)
 
 
 def run_sub_round(spark: SparkSession, paths: RunPaths, cfg: TrainConfig, info: SubRound,
@@ -307,6 +311,8 @@ def run_sub_round(spark: SparkSession, paths: RunPaths, cfg: TrainConfig, info: 
         raise RuntimeError(f"sub-round {info.sub_round} of epoch {info.epoch} reported tasks "
                            f"{[int(row[1]) for row in tasks]}, not one of each of {k}")
     weighted = [(lr, pairs) for _, _, pairs, _, lr, *_ in tasks if pairs]
+    # the time of each Spark task: the strata it trained one after the other
+    parts = sorted({int(row[8]) for row in tasks})
     return RoundResult(
         epoch=info.epoch,
         round=info.sub_round,
@@ -314,8 +320,8 @@ def run_sub_round(spark: SparkSession, paths: RunPaths, cfg: TrainConfig, info: 
         loss=sum(float(row[3]) for row in tasks),
         learning_rate=float(np.mean([lr for lr, _ in weighted])) if weighted else 0.0,
         seconds=time.perf_counter() - started,
-        task_seconds=[float(row[5]) for row in tasks],
-        task_read_seconds=[float(row[6]) for row in tasks],
+        task_seconds=[sum(float(row[5]) for row in tasks if row[8] == p) for p in parts],
+        task_read_seconds=[sum(float(row[6]) for row in tasks if row[8] == p) for p in parts],
         finite=all(bool(row[7]) for row in tasks),
     )
 
