@@ -17,6 +17,8 @@ from w2v_spark.errors import ConfigError, SchemaError
 from w2v_spark.io import task_files
 from w2v_spark.stages import block_train
 from w2v_spark.stages.block_train import (
+    BlockWritten,
+    StratumTrained,
     block_dir,
     block_table,
     read_block,
@@ -60,7 +62,9 @@ def test_a_block_comes_back_bit_for_bit(tmp_path: Path, monkeypatch: pytest.Monk
                                         rows_reversed: bool) -> None:
     monkeypatch.setattr(block_train, "_ROW_BYTES", 3 * 7 * 4)
     w = np.random.default_rng(1).standard_normal((20, 7)).astype(np.float32)
-    table = block_table(w, slice(None, None, -1) if rows_reversed else slice(None))
+    table = block_table(w)
+    if rows_reversed:
+        table = table.take(list(reversed(range(table.num_rows))))
     stored = sorted(zip(*(table.column(c).to_pylist() for c in ("start", "rows", "dim",
                                                                 "values")), strict=True))
     assert stored == [(s, min(3, 20 - s), 7, w[s:s + 3].astype("<f4").tobytes())
@@ -110,9 +114,10 @@ def test_pair_files_without_the_pair_columns_are_a_schema_error(tmp_path: Path) 
 def _reports(k: int, shift: int) -> list[tuple]:
     out: list[tuple] = []
     for t in range(k):
-        out.append(("block", "input", t, "part-00000.parquet", 10 + t, f"in{t}"))
-        out.append(("block", "output", (t + shift) % k, "part-00000.parquet", 20 + t, f"o{t}"))
-        out.append(("metrics", t, 5, 1.0, 0.01, 0.1, 0.0, True, 0))
+        out.append(BlockWritten("input", t, "part-00000.parquet", 10 + t, f"in{t}"))
+        out.append(BlockWritten("output", (t + shift) % k, "part-00000.parquet", 20 + t,
+                                f"o{t}"))
+        out.append(StratumTrained(t, 5, 1.0, 0.01, 0.1, 0.0, True, 0))
     return out
 
 
@@ -127,7 +132,7 @@ def test_the_checksums_of_a_sub_round_name_every_block_once() -> None:
 def test_tasks_that_touched_the_same_block_are_refused(damage: str) -> None:
     out = _reports(3, 1)
     if damage == "twice":  # two tasks trained output block 2
-        out[1] = ("block", "output", 2, "part-00000.parquet", 1, "x")
+        out[1] = BlockWritten("output", 2, "part-00000.parquet", 1, "x")
     else:
         del out[0]
     with pytest.raises(RuntimeError, match=r"the tasks of sub-round 1 wrote (output|input) "

@@ -371,18 +371,6 @@ def data_files(spark: SparkSession, table: str) -> list[str]:
     return sorted(found)
 
 
-def record_checksums(spark: SparkSession, table: str) -> None:
-    """Write the :data:`CHECKSUMS` of a table Spark wrote (each file's SHA-256 streamed in
-    the JVM): from then on it is verified as a published table is."""
-    fs, _ = _fs_path(spark, table)
-    sums = {}
-    for name in data_files(spark, table):
-        path = join(table, name)
-        sums[name] = {"size": int(fs.getFileStatus(_fs_path(spark, path)[1]).getLen()),
-                      "sha256": sha256(spark, path)}
-    write_checksums(spark, table, sums)
-
-
 def compare_checksums(table: str, record: str | None, present: list[str],
                       size: Callable[[str], int], digest: Callable[[str], str]) -> list[str]:
     """What differs between the data files ``present`` in ``table`` and the text ``record`` of

@@ -63,7 +63,8 @@ def parquet_files(fs: pafs.FileSystem, directory: str) -> list[str]:
 
 
 def read_columns(fs: pafs.FileSystem, files: list[str], columns: list[str]) -> pa.Table:
-    """The ``columns`` of Parquet ``files``, one table (rows of each file in turn).
+    """The ``columns`` of Parquet ``files`` (at least one), one table (rows of each file in
+    turn).
 
     Raises:
         SchemaError: a file lacks one of the columns.
@@ -75,8 +76,7 @@ def read_columns(fs: pafs.FileSystem, files: list[str], columns: list[str]) -> p
         except (KeyError, pa.ArrowInvalid) as exc:
             raise SchemaError(f"{path} does not have the columns {', '.join(columns)} "
                               f"({type(exc).__name__}: {exc})") from exc
-    return pa.concat_tables(tables) if tables else pa.table(
-        {c: pa.array([], pa.binary()) for c in columns})
+    return pa.concat_tables(tables)
 
 
 def model_rows(fs: pafs.FileSystem, directory: str) -> Iterator[tuple[int, int, int, bytes]]:

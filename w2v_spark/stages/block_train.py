@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pyarrow as pa
@@ -42,7 +42,6 @@ from w2v_spark.core.sampling import NegativeSampler
 from w2v_spark.core.training import initial_input_rows
 from w2v_spark.io import storage, task_files
 from w2v_spark.io.layout import RunPaths
-from w2v_spark.io.schemas import BLOCK_MODEL_SCHEMA, arrow_schema
 from w2v_spark.spark.faults import with_faults
 from w2v_spark.stages.pairs import block_ids, pair_block_key
 from w2v_spark.stages.train import RoundResult, task_trainer
@@ -56,7 +55,28 @@ _ROW_BYTES = 32 << 20
 #: The file of each ``matrix=/block=`` directory a block-training task writes.
 BLOCK_FILE = "part-00000.parquet"
 
-_BLOCK_ARROW = arrow_schema(BLOCK_MODEL_SCHEMA)
+
+class BlockWritten(NamedTuple):
+    """What a task reports of one block file it put in place."""
+
+    matrix: str
+    block: int
+    name: str
+    size: int
+    sha256: str
+
+
+class StratumTrained(NamedTuple):
+    """What a task reports of one stratum it trained (``partition``: its Spark task)."""
+
+    task: int
+    pairs: int
+    loss: float
+    learning_rate: float
+    seconds: float
+    read_seconds: float
+    finite: bool
+    partition: int
 
 
 @dataclass(frozen=True)
@@ -95,15 +115,15 @@ def is_block_model(spark: SparkSession, version: str) -> bool:
 # rows of a block
 
 
-def block_table(w: np.ndarray, order: slice = slice(None)) -> pa.Table:
+def block_table(w: np.ndarray) -> pa.Table:
     """The file of one block ``w`` (n, d): the columns of :data:`BLOCK_MODEL_SCHEMA` but
     ``matrix`` and ``block`` (the directories say those), a row per run of consecutive local
     rows with at most :data:`_ROW_BYTES` of values, viewed in ``w``'s memory rather than
-    copied (``order`` picks and orders the rows, for tests)."""
+    copied."""
     n, dim = w.shape
     per_row = max(1, _ROW_BYTES // (4 * dim))
     data = np.ascontiguousarray(w, dtype="<f4").reshape(-1)
-    starts = list(range(0, max(n, 1), per_row))[order]
+    starts = list(range(0, max(n, 1), per_row))
     rows = [min(per_row, n - start) for start in starts]
     values = pa.chunked_array([pa.Array.from_buffers(pa.binary(), 1, [
         None, pa.py_buffer(np.array([0, 4 * r * dim], np.int32)),
@@ -150,10 +170,10 @@ def assemble(parts: Iterable[tuple[int, int, int, bytes]], size: int) -> np.ndar
 
 
 def _initial_blocks(ids: Iterable[int], *, blocks: Broadcast[VocabBlocks], vector_size: int,
-                    seed: int, target: str) -> Iterator[tuple[Any, ...]]:
+                    seed: int, target: str) -> Iterator[BlockWritten]:
     """Task body: for every ``i`` of its ids, write block ``i mod K`` of the input matrix
     (``i < K``, :func:`initial_input_rows`) or of the output matrix (zeros) into version
-    ``target``; yields what :func:`_train_stratum` yields for a block it wrote."""
+    ``target``; yields a :class:`BlockWritten` for each."""
     vocab = blocks.value
     k = vocab.num_blocks
     fs, version = task_files.filesystem(target)
@@ -163,9 +183,7 @@ def _initial_blocks(ids: Iterable[int], *, blocks: Broadcast[VocabBlocks], vecto
         matrix = "input" if i < k else "output"
         w = initial_input_rows(words, vector_size, seed) if i < k else np.zeros(
             (words.size, vector_size), np.float32)
-        written = task_files.write_parquet(fs, block_dir(version, matrix, block), BLOCK_FILE,
-                                           block_table(w))
-        yield "block", matrix, block, BLOCK_FILE, written["size"], written["sha256"]
+        yield _write_block(fs, version, matrix, block, w)
 
 
 def write_initial_model(spark: SparkSession, blocks: Broadcast[VocabBlocks], vector_size: int,
@@ -220,8 +238,10 @@ def read_block(fs: pafs.FileSystem, version: str, matrix: str, block: int, size:
 def stratum_pairs(fs: pafs.FileSystem, directory: str) -> Iterator[pa.RecordBatch]:
     """The pair blocks of one shard (its directory ``directory``), one batch per block, in
     their training order (:func:`~w2v_spark.stages.pairs.pair_block_key`)."""
-    table = task_files.read_columns(fs, task_files.parquet_files(fs, directory),
-                                    ["pairs", "center", "context"])
+    files = task_files.parquet_files(fs, directory)
+    if not files:
+        return
+    table = task_files.read_columns(fs, files, ["pairs", "center", "context"])
     keys = [pair_block_key(center, context, pairs) for pairs, center, context in zip(
         table.column("pairs").to_pylist(), table.column("center").to_pylist(),
         table.column("context").to_pylist(), strict=True)]
@@ -238,14 +258,13 @@ def _train_stratum(
     info: SubRound,
     total_pairs: int,
     where: Locations,
-) -> Iterator[tuple[Any, ...]]:
+) -> Iterator[BlockWritten | StratumTrained]:
     """Task body: for each stratum number ``t`` of the Spark task (one or several: see
     :func:`run_sub_round`), train stratum ``(t, (t + sub_round) mod K)`` from version
     ``where.source`` into ``where.target``.
 
-    Yields, once each block is in place, ``("block", matrix, block, file name, size,
-    sha256)``, then ``("metrics", t, pairs, loss, learning rate, seconds, read seconds,
-    finite, Spark partition)``.
+    Yields a :class:`BlockWritten` once each block is in place, then the stratum's
+    :class:`StratumTrained`.
     """
     from pyspark import TaskContext
 
@@ -253,12 +272,11 @@ def _train_stratum(
     partition = context.partitionId() if context is not None else 0
     vocab = blocks.value
     k = vocab.num_blocks
+    fs, source = task_files.filesystem(where.source)
+    target, pairs_root = (task_files.filesystem(w)[1] for w in (where.target, where.pairs))
     for task in tasks:
         started = time.perf_counter()
         out_block = output_block(info.sub_round, task, k)
-        fs, source = task_files.filesystem(where.source)
-        _, target = task_files.filesystem(where.target)
-        _, pairs_root = task_files.filesystem(where.pairs)
         w_in = read_block(fs, source, "input", task, int(vocab.sizes[task]))
         w_out = read_block(fs, source, "output", out_block, int(vocab.sizes[out_block]))
         batches = list(stratum_pairs(fs, storage.join(
@@ -274,13 +292,18 @@ def _train_stratum(
                            to_local(vocab, block_ids(b.column("center")), out_block))
                           for b in batches if b.num_rows)
         finite = bool(np.isfinite(trainer.w_in).all() and np.isfinite(trainer.w_out).all())
-        for matrix, block, w in (("input", task, trainer.w_in),
-                                 ("output", out_block, trainer.w_out)):
-            written = task_files.write_parquet(fs, block_dir(target, matrix, block),
-                                               BLOCK_FILE, block_table(w))
-            yield "block", matrix, block, BLOCK_FILE, written["size"], written["sha256"]
-        yield ("metrics", task, trainer.pairs_done, trainer.loss_sum, trainer.last_lr,
-               time.perf_counter() - started, read_seconds, finite, partition)
+        yield _write_block(fs, target, "input", task, trainer.w_in)
+        yield _write_block(fs, target, "output", out_block, trainer.w_out)
+        yield StratumTrained(task, trainer.pairs_done, trainer.loss_sum, trainer.last_lr,
+                             time.perf_counter() - started, read_seconds, finite, partition)
+
+
+def _write_block(fs: pafs.FileSystem, version: str, matrix: str, block: int, w: np.ndarray
+                 ) -> BlockWritten:
+    """Put block ``block`` (n, d) of ``matrix`` in model version ``version``."""
+    written = task_files.write_parquet(fs, block_dir(version, matrix, block), BLOCK_FILE,
+                                       block_table(w))
+    return BlockWritten(matrix, block, BLOCK_FILE, written["size"], written["sha256"])
 
 
 def run_sub_round(spark: SparkSession, paths: RunPaths, cfg: TrainConfig, info: SubRound,
@@ -306,23 +329,25 @@ def run_sub_round(spark: SparkSession, paths: RunPaths, cfg: TrainConfig, info: 
     # A version is used on resume only once its round is recorded, which is after this.
     _complete_version(spark, target, written_blocks(
         out, k, f"sub-round {info.sub_round} of epoch {info.epoch}"))
-    tasks = sorted((row for row in out if row[0] == "metrics"), key=lambda row: int(row[1]))
-    if [int(row[1]) for row in tasks] != list(range(k)):
+    tasks = sorted((row for row in out if isinstance(row, StratumTrained)),
+                   key=lambda row: row.task)
+    if [row.task for row in tasks] != list(range(k)):
         raise RuntimeError(f"sub-round {info.sub_round} of epoch {info.epoch} reported tasks "
-                           f"{[int(row[1]) for row in tasks]}, not one of each of {k}")
-    weighted = [(lr, pairs) for _, _, pairs, _, lr, *_ in tasks if pairs]
+                           f"{[row.task for row in tasks]}, not one of each of {k}")
+    rates = [row.learning_rate for row in tasks if row.pairs]
     # the time of each Spark task: the strata it trained one after the other
-    parts = sorted({int(row[8]) for row in tasks})
+    parts = sorted({row.partition for row in tasks})
     return RoundResult(
         epoch=info.epoch,
         round=info.sub_round,
-        pairs=sum(int(row[2]) for row in tasks),
-        loss=sum(float(row[3]) for row in tasks),
-        learning_rate=float(np.mean([lr for lr, _ in weighted])) if weighted else 0.0,
+        pairs=sum(row.pairs for row in tasks),
+        loss=sum(row.loss for row in tasks),
+        learning_rate=float(np.mean(rates)) if rates else 0.0,
         seconds=time.perf_counter() - started,
-        task_seconds=[sum(float(row[5]) for row in tasks if row[8] == p) for p in parts],
-        task_read_seconds=[sum(float(row[6]) for row in tasks if row[8] == p) for p in parts],
-        finite=all(bool(row[7]) for row in tasks),
+        task_seconds=[sum(r.seconds for r in tasks if r.partition == p) for p in parts],
+        task_read_seconds=[sum(r.read_seconds for r in tasks if r.partition == p)
+                           for p in parts],
+        finite=all(row.finite for row in tasks),
     )
 
 
@@ -349,23 +374,20 @@ def _complete_version(spark: SparkSession, version: str, sums: dict[str, dict[st
     storage.write_marker(spark, version)
 
 
-def written_blocks(out: list[tuple[Any, ...]], k: int, what: str
-                   ) -> dict[str, dict[str, Any]]:
-    """The checksums record (``{file: {"size", "sha256"}}``) of the blocks that the tasks of
-    ``what`` (a sub-round, or the initial model) report, refusing it when they did not write
-    every block of each matrix exactly once (tasks that touched the same rows, or rows left
-    untrained).
+def written_blocks(out: Iterable[Any], k: int, what: str) -> dict[str, dict[str, Any]]:
+    """The checksums record (``{file: {"size", "sha256"}}``) of the :class:`BlockWritten` that
+    the tasks of ``what`` (a sub-round, or the initial model) report in ``out``, refusing it
+    when they did not write every block of each matrix exactly once (tasks that touched the
+    same rows, or rows left untrained).
 
     Raises:
         RuntimeError: a block written twice, or not at all.
     """
-    sums: dict[str, dict[str, Any]] = {}
+    files = [row for row in out if isinstance(row, BlockWritten)]
     for matrix in MATRICES:
-        written = sorted(int(row[2]) for row in out if row[0] == "block" and row[1] == matrix)
+        written = sorted(f.block for f in files if f.matrix == matrix)
         if written != list(range(k)):
             raise RuntimeError(f"the tasks of {what} wrote {matrix} blocks {written}, not "
                                f"each of the {k} blocks once")
-    for _, matrix, block, name, size, digest in (row for row in out if row[0] == "block"):
-        sums[storage.join(f"matrix={matrix}", f"block={block}", name)] = {
-            "size": int(size), "sha256": str(digest)}
-    return sums
+    return {storage.join(f"matrix={f.matrix}", f"block={f.block}", f.name):
+            {"size": f.size, "sha256": f.sha256} for f in sorted(files)}
